@@ -1,0 +1,9 @@
+//! Request and response bodies of the HTTP API, as the MKA1 Evals contract spells them.
+
+pub mod files;
+pub mod list;
+pub mod suites;
+
+pub use files::*;
+pub use list::*;
+pub use suites::*;
