@@ -1,0 +1,194 @@
+//! File records. Contents live in the blob store under `files/<id>`.
+
+use assay_domain::api::{FileObject, FilePurpose, Order, PageRequest};
+use assay_domain::Principal;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::sql::{push_visible, Sql};
+use crate::{Store, StoreError};
+
+/// A file about to be recorded (its content is already in the blob store).
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub id: String,
+    pub filename: String,
+    pub purpose: FilePurpose,
+    pub bytes: i64,
+    pub sha256: String,
+    pub content_type: String,
+    pub blob_key: String,
+}
+
+/// A stored file: its API object plus where its content lives.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub object: FileObject,
+    pub content_type: String,
+    pub blob_key: String,
+}
+
+/// Filters of `GET /files`.
+#[derive(Debug, Clone, Default)]
+pub struct FileFilter {
+    pub purpose: Option<FilePurpose>,
+    pub sha256: Option<String>,
+    pub order: Order,
+}
+
+const COLUMNS: &str =
+    "files.id, files.filename, files.purpose, files.bytes, files.sha256, files.content_type, files.blob_key, files.created_at";
+
+fn read(row: &AnyRow) -> Result<StoredFile, StoreError> {
+    let purpose: String = row.try_get("purpose")?;
+    let purpose = FilePurpose::parse(&purpose)
+        .ok_or_else(|| StoreError::Corrupt(format!("file purpose {purpose:?}")))?;
+    Ok(StoredFile {
+        object: FileObject {
+            id: row.try_get("id")?,
+            object: "file".into(),
+            bytes: row.try_get("bytes")?,
+            created_at: row.try_get("created_at")?,
+            filename: row.try_get("filename")?,
+            purpose,
+            expires_at: None,
+            status: "processed".into(),
+            sha256: Some(row.try_get("sha256")?),
+        },
+        content_type: row.try_get("content_type")?,
+        blob_key: row.try_get("blob_key")?,
+    })
+}
+
+impl Store {
+    /// Records an uploaded file owned by the caller.
+    pub async fn insert_file(
+        &self,
+        owner: &Principal,
+        file: &NewFile,
+    ) -> Result<StoredFile, StoreError> {
+        let created_at = assay_domain::now_unix();
+        sqlx::query(
+            "INSERT INTO files (id, org_id, team_id, user_id, filename, purpose, bytes, sha256, \
+             content_type, blob_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&file.id)
+        .bind(&owner.org_id)
+        .bind(&owner.team_id)
+        .bind(&owner.user_id)
+        .bind(&file.filename)
+        .bind(file.purpose.as_str())
+        .bind(file.bytes)
+        .bind(&file.sha256)
+        .bind(&file.content_type)
+        .bind(&file.blob_key)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?;
+        self.get_file(owner, &file.id).await
+    }
+
+    /// A file the caller may see.
+    pub async fn get_file(&self, caller: &Principal, id: &str) -> Result<StoredFile, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM files WHERE files.id = "));
+        sql.param();
+        sql.push(" AND files.deleted_at IS NULL AND ");
+        push_visible(&mut sql, "files");
+        let row = sqlx::query(&sql.text)
+            .bind(id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        read(&row)
+    }
+
+    /// A page of the caller's files.
+    pub async fn list_files(
+        &self,
+        caller: &Principal,
+        filter: &FileFilter,
+        page: &PageRequest,
+    ) -> Result<(Vec<FileObject>, bool), StoreError> {
+        let cursor = match &page.after {
+            Some(after) => Some(self.file_seq(caller, after).await?),
+            None => None,
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLUMNS} FROM files WHERE files.deleted_at IS NULL AND "
+        ));
+        push_visible(&mut sql, "files");
+        if filter.purpose.is_some() {
+            sql.push(" AND files.purpose = ");
+            sql.param();
+        }
+        if filter.sha256.is_some() {
+            sql.push(" AND files.sha256 = ");
+            sql.param();
+        }
+        let (cmp, dir) = match filter.order {
+            Order::Asc => (">", "ASC"),
+            Order::Desc => ("<", "DESC"),
+        };
+        if cursor.is_some() {
+            sql.push(&format!(" AND files.seq {cmp} "));
+            sql.param();
+        }
+        sql.push(&format!(" ORDER BY files.seq {dir} LIMIT "));
+        sql.param();
+        let mut query = sqlx::query(&sql.text)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id);
+        if let Some(purpose) = filter.purpose {
+            query = query.bind(purpose.as_str());
+        }
+        if let Some(sha) = &filter.sha256 {
+            query = query.bind(sha.to_ascii_lowercase());
+        }
+        if let Some(seq) = cursor {
+            query = query.bind(seq);
+        }
+        let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let files = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(|r| read(r).map(|f| f.object))
+            .collect::<Result<_, _>>()?;
+        Ok((files, has_more))
+    }
+
+    async fn file_seq(&self, caller: &Principal, id: &str) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("SELECT files.seq FROM files WHERE files.id = ");
+        sql.param();
+        sql.push(" AND ");
+        push_visible(&mut sql, "files");
+        let row = sqlx::query(&sql.text)
+            .bind(id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::InvalidCursor(id.to_string()))?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// Deletes a file the caller may see: the record first, then its content.
+    pub async fn delete_file(&self, caller: &Principal, id: &str) -> Result<(), StoreError> {
+        let file = self.get_file(caller, id).await?;
+        sqlx::query("UPDATE files SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(assay_domain::now_unix())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if let Err(e) = self.blobs.delete(&file.blob_key).await {
+            // The record is gone, so the content is unreachable; leave it for an operator.
+            tracing::warn!(file_id = id, error = %e, "could not remove deleted file content");
+        }
+        Ok(())
+    }
+}

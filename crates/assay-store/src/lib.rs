@@ -1,0 +1,68 @@
+//! Assay's persistence: repositories over SQLite or Postgres (one schema, numbered migrations
+//! for each backend, applied at start) and blob storage through `object_store`.
+//!
+//! The database is chosen by URL: `sqlite://…` (the embedded default) or `postgres://…`.
+//! Queries are written once in the SQL both backends accept and run through sqlx's `Any`
+//! driver, so the same repository code and the same test suite cover both.
+
+mod blobs;
+mod db;
+mod error;
+mod files;
+mod keys;
+mod sql;
+mod suites;
+
+pub use blobs::{BlobStore, PutOutcome, StorageConfig};
+pub use db::{Backend, DatabaseConfig};
+pub use error::{PutError, StoreError};
+pub use files::{FileFilter, NewFile, StoredFile};
+pub use keys::{ApiKeyRecord, NewApiKey};
+pub use suites::{NewSuite, NewVersion};
+
+use sqlx::AnyPool;
+
+/// Handle to everything Assay stores: the database and the blob store.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    blobs: BlobStore,
+}
+
+impl Store {
+    /// Connects to the database, applies pending migrations and opens the blob store.
+    pub async fn open(
+        database: &DatabaseConfig,
+        storage: &StorageConfig,
+    ) -> Result<Self, StoreError> {
+        let (pool, backend) = db::connect(database).await?;
+        let blobs = BlobStore::open(storage)?;
+        Ok(Self {
+            pool,
+            backend,
+            blobs,
+        })
+    }
+
+    /// Which database engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The blob store holding file contents.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Whether the database answers; used by readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,327 @@
+//! Suites and their immutable versions.
+
+use assay_domain::api::{Metadata, PageRequest, SuiteAccess, SuiteObject, SuiteVersionObject};
+use assay_domain::{ids, now_unix, Principal};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::sql::{json_col, push_visible, to_json, Sql};
+use crate::{Store, StoreError};
+
+/// The suite-level fields of a new suite.
+#[derive(Debug, Clone)]
+pub struct NewSuite {
+    pub name: String,
+    pub description: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// A validated manifest about to become a version.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// The manifest exactly as the client sent it.
+    pub manifest: serde_json::Value,
+    /// Every file id the manifest references, in order of first appearance.
+    pub dataset_file_ids: Vec<String>,
+    pub metadata: Metadata,
+}
+
+const SUITE_COLUMNS: &str = "suites.id, suites.org_id, suites.team_id, suites.name, suites.description, \
+     suites.metadata, suites.active_version, suites.latest_version, suites.created_at, suites.updated_at";
+
+const VERSION_COLUMNS: &str = "suite_versions.id, suite_versions.suite_id, suite_versions.version, \
+     suite_versions.manifest, suite_versions.dataset_file_ids, suite_versions.metadata, suite_versions.created_at";
+
+fn read_suite(row: &AnyRow) -> Result<SuiteObject, StoreError> {
+    Ok(SuiteObject {
+        id: row.try_get("id")?,
+        object: "eval.suite".into(),
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        org_id: row.try_get("org_id")?,
+        team_id: row.try_get("team_id")?,
+        access: SuiteAccess::Owner,
+        active_version: row.try_get("active_version")?,
+        latest_version: row.try_get("latest_version")?,
+        metadata: json_col(row, "metadata")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn read_version(row: &AnyRow) -> Result<SuiteVersionObject, StoreError> {
+    Ok(SuiteVersionObject {
+        id: row.try_get("id")?,
+        object: "eval.suite.version".into(),
+        suite_id: row.try_get("suite_id")?,
+        version: row.try_get("version")?,
+        manifest: json_col(row, "manifest")?,
+        dataset_file_ids: json_col(row, "dataset_file_ids")?,
+        metadata: json_col(row, "metadata")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn insert_version(
+    tx: &mut Transaction<'static, Any>,
+    suite_id: &str,
+    number: i64,
+    version: &NewVersion,
+    created_at: i64,
+) -> Result<SuiteVersionObject, StoreError> {
+    let object = SuiteVersionObject {
+        id: ids::new_id(ids::SUITE_VERSION),
+        object: "eval.suite.version".into(),
+        suite_id: suite_id.to_string(),
+        version: number,
+        manifest: version.manifest.clone(),
+        dataset_file_ids: version.dataset_file_ids.clone(),
+        metadata: version.metadata.clone(),
+        created_at,
+    };
+    sqlx::query(
+        "INSERT INTO suite_versions (id, suite_id, version, manifest, dataset_file_ids, metadata, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&object.id)
+    .bind(suite_id)
+    .bind(number)
+    .bind(to_json(&object.manifest))
+    .bind(to_json(&object.dataset_file_ids))
+    .bind(to_json(&object.metadata))
+    .bind(created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(object)
+}
+
+impl Store {
+    /// Creates a suite owned by the caller, with `version` as its active version 1.
+    pub async fn create_suite(
+        &self,
+        owner: &Principal,
+        suite: &NewSuite,
+        version: &NewVersion,
+    ) -> Result<SuiteObject, StoreError> {
+        let id = ids::new_id(ids::SUITE);
+        let now = now_unix();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO suites (id, org_id, team_id, user_id, name, description, metadata, \
+             active_version, latest_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 1, $8, $8)",
+        )
+        .bind(&id)
+        .bind(&owner.org_id)
+        .bind(&owner.team_id)
+        .bind(&owner.user_id)
+        .bind(&suite.name)
+        .bind(&suite.description)
+        .bind(to_json(&suite.metadata))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_version(&mut tx, &id, 1, version, now).await?;
+        tx.commit().await?;
+        self.get_suite(owner, &id).await
+    }
+
+    /// A live suite the caller may see.
+    pub async fn get_suite(&self, caller: &Principal, id: &str) -> Result<SuiteObject, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.id = "
+        ));
+        sql.param();
+        sql.push(" AND suites.deleted_at IS NULL AND ");
+        push_visible(&mut sql, "suites");
+        let row = sqlx::query(&sql.text)
+            .bind(id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        read_suite(&row)
+    }
+
+    /// A page of the suites the caller may see, newest first.
+    pub async fn list_suites(
+        &self,
+        caller: &Principal,
+        page: &PageRequest,
+    ) -> Result<(Vec<SuiteObject>, bool), StoreError> {
+        let cursor = match &page.after {
+            Some(after) => Some(self.suite_seq(caller, after).await?),
+            None => None,
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.deleted_at IS NULL AND "
+        ));
+        push_visible(&mut sql, "suites");
+        if cursor.is_some() {
+            sql.push(" AND suites.seq < ");
+            sql.param();
+        }
+        sql.push(" ORDER BY suites.seq DESC LIMIT ");
+        sql.param();
+        let mut query = sqlx::query(&sql.text)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id);
+        if let Some(seq) = cursor {
+            query = query.bind(seq);
+        }
+        let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let suites = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(read_suite)
+            .collect::<Result<_, _>>()?;
+        Ok((suites, has_more))
+    }
+
+    async fn suite_seq(&self, caller: &Principal, id: &str) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("SELECT suites.seq FROM suites WHERE suites.id = ");
+        sql.param();
+        sql.push(" AND ");
+        push_visible(&mut sql, "suites");
+        let row = sqlx::query(&sql.text)
+            .bind(id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::InvalidCursor(id.to_string()))?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// Soft-deletes a suite the caller owns, with its runs; returns how many runs went with it.
+    pub async fn delete_suite(&self, caller: &Principal, id: &str) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("UPDATE suites SET deleted_at = ");
+        sql.param();
+        sql.push(" WHERE suites.id = ");
+        sql.param();
+        sql.push(" AND suites.deleted_at IS NULL AND ");
+        push_visible(&mut sql, "suites");
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&sql.text)
+            .bind(now_unix())
+            .bind(id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(0)
+    }
+
+    /// Adds the next version to a suite the caller owns, optionally making it active.
+    pub async fn create_suite_version(
+        &self,
+        caller: &Principal,
+        suite_id: &str,
+        version: &NewVersion,
+        make_active: bool,
+    ) -> Result<SuiteVersionObject, StoreError> {
+        let now = now_unix();
+        let mut tx = self.pool.begin().await?;
+        // Bump the counter first: the write takes the row (Postgres) or database (SQLite)
+        // lock, so concurrent creators get consecutive numbers.
+        let mut sql =
+            Sql::new("UPDATE suites SET latest_version = latest_version + 1, updated_at = ");
+        sql.param();
+        sql.push(", active_version = CASE WHEN ");
+        sql.param();
+        sql.push(" THEN latest_version + 1 ELSE active_version END WHERE suites.id = ");
+        sql.param();
+        sql.push(" AND suites.deleted_at IS NULL AND ");
+        push_visible(&mut sql, "suites");
+        sql.push(" RETURNING latest_version");
+        let row = sqlx::query(&sql.text)
+            .bind(now)
+            .bind(make_active)
+            .bind(suite_id)
+            .bind(&caller.org_id)
+            .bind(&caller.team_id)
+            .bind(&caller.user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let number: i64 = row.try_get("latest_version")?;
+        let object = insert_version(&mut tx, suite_id, number, version, now).await?;
+        tx.commit().await?;
+        Ok(object)
+    }
+
+    /// A page of a visible suite's versions, in version order.
+    pub async fn list_suite_versions(
+        &self,
+        caller: &Principal,
+        suite_id: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<SuiteVersionObject>, bool), StoreError> {
+        self.get_suite(caller, suite_id).await?;
+        let cursor = match &page.after {
+            Some(after) => {
+                let row = sqlx::query(
+                    "SELECT version FROM suite_versions WHERE id = $1 AND suite_id = $2",
+                )
+                .bind(after)
+                .bind(suite_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
+                Some(row.try_get::<i64, _>("version")?)
+            }
+            None => None,
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT {VERSION_COLUMNS} FROM suite_versions WHERE suite_versions.suite_id = "
+        ));
+        sql.param();
+        if cursor.is_some() {
+            sql.push(" AND suite_versions.version > ");
+            sql.param();
+        }
+        sql.push(" ORDER BY suite_versions.version ASC LIMIT ");
+        sql.param();
+        let mut query = sqlx::query(&sql.text).bind(suite_id);
+        if let Some(v) = cursor {
+            query = query.bind(v);
+        }
+        let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let versions = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(read_version)
+            .collect::<Result<_, _>>()?;
+        Ok((versions, has_more))
+    }
+
+    /// One version of a visible suite.
+    pub async fn get_suite_version(
+        &self,
+        caller: &Principal,
+        suite_id: &str,
+        version: i64,
+    ) -> Result<SuiteVersionObject, StoreError> {
+        self.get_suite(caller, suite_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM suite_versions WHERE suite_id = $1 AND version = $2"
+        ))
+        .bind(suite_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        read_version(&row)
+    }
+}

@@ -1,0 +1,493 @@
+//! The store test suite. Every case runs on SQLite, and on Postgres when
+//! `ASSAY_TEST_POSTGRES_URL` points at a server (CI sets it; with
+//! `ASSAY_TEST_REQUIRE_POSTGRES=1` a missing URL fails instead of skipping).
+
+use std::future::Future;
+
+use assay_domain::api::{FilePurpose, Metadata, Order, PageRequest};
+use assay_domain::Principal;
+use assay_store::{
+    DatabaseConfig, FileFilter, NewApiKey, NewFile, NewSuite, NewVersion, StorageConfig, Store,
+    StoreError,
+};
+use bytes::Bytes;
+use serde_json::json;
+
+/// A fresh store on each configured backend, handed to `case`.
+async fn on_each_backend<F, Fut>(case: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = open(
+        format!("sqlite://{}", dir.path().join("t.db").display()),
+        dir.path(),
+    )
+    .await;
+    case(sqlite).await;
+
+    match std::env::var("ASSAY_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let db = fresh_postgres_database(&url).await;
+            let pg = open(db, dir.path()).await;
+            case(pg).await;
+        }
+        _ => {
+            assert!(
+                std::env::var("ASSAY_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "ASSAY_TEST_REQUIRE_POSTGRES=1 but ASSAY_TEST_POSTGRES_URL is unset"
+            );
+            eprintln!("ASSAY_TEST_POSTGRES_URL unset: Postgres half skipped");
+        }
+    }
+}
+
+async fn open(url: String, dir: &std::path::Path) -> Store {
+    let database = DatabaseConfig {
+        url,
+        ..Default::default()
+    };
+    let storage = StorageConfig::default().with_default_under(dir);
+    Store::open(&database, &storage).await.expect("store opens")
+}
+
+/// Creates an empty database on the server `url` points at and returns its URL.
+async fn fresh_postgres_database(url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("postgres reachable");
+    let name = format!("assay_test_{}", uuid_hex());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    format!("{base}/{name}{query}")
+}
+
+fn uuid_hex() -> String {
+    assay_domain::ids::new_id("")
+}
+
+fn principal(org: &str, team: &str, user: Option<&str>) -> Principal {
+    Principal {
+        key_id: "key_test".into(),
+        org_id: org.into(),
+        team_id: team.into(),
+        user_id: user.map(str::to_string),
+        is_admin: false,
+    }
+}
+
+async fn put_file(store: &Store, owner: &Principal, name: &str, content: &'static [u8]) -> String {
+    let id = assay_domain::ids::new_id(assay_domain::ids::FILE);
+    let key = format!("files/{id}");
+    let put = store
+        .blobs()
+        .put_bytes(&key, Bytes::from_static(content))
+        .await
+        .expect("blob put");
+    store
+        .insert_file(
+            owner,
+            &NewFile {
+                id: id.clone(),
+                filename: name.into(),
+                purpose: FilePurpose::Evals,
+                bytes: put.bytes as i64,
+                sha256: put.sha256,
+                content_type: "application/jsonl".into(),
+                blob_key: key,
+            },
+        )
+        .await
+        .expect("insert file");
+    id
+}
+
+fn version(manifest: serde_json::Value) -> NewVersion {
+    NewVersion {
+        manifest,
+        dataset_file_ids: vec![],
+        metadata: Metadata::new(),
+    }
+}
+
+fn suite(name: &str) -> NewSuite {
+    NewSuite {
+        name: name.into(),
+        description: None,
+        metadata: Metadata::new(),
+    }
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_by_secret() {
+    on_each_backend(|store| async move {
+        assert_eq!(store.count_api_keys().await.unwrap(), 0);
+        let (record, secret) = store
+            .create_api_key(&NewApiKey {
+                org_id: "o".into(),
+                team_id: "t".into(),
+                is_admin: true,
+                label: None,
+            })
+            .await
+            .unwrap();
+        let found = store
+            .authenticate(&secret)
+            .await
+            .unwrap()
+            .expect("key found");
+        assert_eq!(found, record);
+        assert!(found.is_admin);
+        assert!(store
+            .authenticate("assay_sk_wrong")
+            .await
+            .unwrap()
+            .is_none());
+        let again = store
+            .insert_api_key(
+                &NewApiKey {
+                    org_id: "o".into(),
+                    team_id: "t".into(),
+                    is_admin: false,
+                    label: None,
+                },
+                &secret,
+            )
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))));
+        assert_eq!(store.count_api_keys().await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn files_are_tenant_scoped_and_paged() {
+    on_each_backend(|store| async move {
+        let me = principal("o1", "t1", None);
+        let other_team = principal("o1", "t2", None);
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(put_file(&store, &me, &format!("f{i}.jsonl"), b"{}\n").await);
+        }
+        let f = store.get_file(&me, &ids[0]).await.unwrap();
+        assert_eq!(f.object.bytes, 3);
+        assert_eq!(f.object.filename, "f0.jsonl");
+        assert!(matches!(
+            store.get_file(&other_team, &ids[0]).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Newest first, two at a time.
+        let filter = FileFilter::default();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, more) = store
+                .list_files(
+                    &me,
+                    &filter,
+                    &PageRequest {
+                        after: after.clone(),
+                        limit: 2,
+                    },
+                )
+                .await
+                .unwrap();
+            seen.extend(page.iter().map(|f| f.id.clone()));
+            after = page.last().map(|f| f.id.clone());
+            if !more {
+                break;
+            }
+        }
+        let mut newest_first = ids.clone();
+        newest_first.reverse();
+        assert_eq!(seen, newest_first);
+
+        let asc = FileFilter {
+            order: Order::Asc,
+            ..Default::default()
+        };
+        let (page, more) = store
+            .list_files(
+                &me,
+                &asc,
+                &PageRequest {
+                    after: Some(ids[1].clone()),
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!more);
+        assert_eq!(
+            page.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+            ids[2..].to_vec()
+        );
+
+        let by_hash = FileFilter {
+            sha256: Some(f.object.sha256.clone().unwrap()),
+            purpose: Some(FilePurpose::Evals),
+            ..Default::default()
+        };
+        let (page, _) = store
+            .list_files(
+                &me,
+                &by_hash,
+                &PageRequest {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 5);
+        let batch = FileFilter {
+            purpose: Some(FilePurpose::Batch),
+            ..Default::default()
+        };
+        let (page, _) = store
+            .list_files(
+                &me,
+                &batch,
+                &PageRequest {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.is_empty());
+
+        let (page, _) = store
+            .list_files(
+                &other_team,
+                &filter,
+                &PageRequest {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.is_empty());
+        let bad_cursor = store
+            .list_files(
+                &other_team,
+                &filter,
+                &PageRequest {
+                    after: Some(ids[0].clone()),
+                    limit: 1,
+                },
+            )
+            .await;
+        assert!(matches!(bad_cursor, Err(StoreError::InvalidCursor(_))));
+
+        store.delete_file(&me, &ids[0]).await.unwrap();
+        assert!(matches!(
+            store.get_file(&me, &ids[0]).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_file(&me, &ids[0]).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store
+            .blobs()
+            .get_bytes(&format!("files/{}", ids[0]))
+            .await
+            .is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delegated_callers_see_team_rows_and_their_own() {
+    on_each_backend(|store| async move {
+        let team = principal("o", "t", None);
+        let alice = principal("o", "t", Some("alice"));
+        let bob = principal("o", "t", Some("bob"));
+        let shared = put_file(&store, &team, "team.jsonl", b"1").await;
+        let alices = put_file(&store, &alice, "alice.jsonl", b"2").await;
+        assert!(store.get_file(&alice, &shared).await.is_ok());
+        assert!(store.get_file(&alice, &alices).await.is_ok());
+        assert!(store.get_file(&team, &alices).await.is_ok());
+        assert!(matches!(
+            store.get_file(&bob, &alices).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn suites_and_versions() {
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let other = principal("o2", "t", None);
+        let manifest = json!({"tasks": [{"id": "a", "type": "qa", "extra": {"kept": [1, 2]}}]});
+        let s = store
+            .create_suite(&me, &suite("one"), &version(manifest.clone()))
+            .await
+            .unwrap();
+        assert_eq!((s.active_version, s.latest_version), (1, 1));
+        assert_eq!(s.object, "eval.suite");
+        assert!(matches!(
+            store.get_suite(&other, &s.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let v1 = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        assert_eq!(v1.manifest, manifest);
+
+        let v2 = store
+            .create_suite_version(&me, &s.id, &version(json!({"tasks": []})), false)
+            .await
+            .unwrap();
+        assert_eq!(v2.version, 2);
+        let s2 = store.get_suite(&me, &s.id).await.unwrap();
+        assert_eq!((s2.active_version, s2.latest_version), (1, 2));
+        let v3 = store
+            .create_suite_version(&me, &s.id, &version(json!({"tasks": []})), true)
+            .await
+            .unwrap();
+        assert_eq!(v3.version, 3);
+        let s3 = store.get_suite(&me, &s.id).await.unwrap();
+        assert_eq!((s3.active_version, s3.latest_version), (3, 3));
+        assert!(matches!(
+            store
+                .create_suite_version(&other, &s.id, &version(json!({})), true)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        let (page, more) = store
+            .list_suite_versions(
+                &me,
+                &s.id,
+                &PageRequest {
+                    after: None,
+                    limit: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(more);
+        assert_eq!(
+            page.iter().map(|v| v.version).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        let (page, more) = store
+            .list_suite_versions(
+                &me,
+                &s.id,
+                &PageRequest {
+                    after: Some(page[1].id.clone()),
+                    limit: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!more);
+        assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), vec![3]);
+        assert!(matches!(
+            store.get_suite_version(&me, &s.id, 4).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let second = store
+            .create_suite(&me, &suite("two"), &version(json!({})))
+            .await
+            .unwrap();
+        let (page, more) = store
+            .list_suites(
+                &me,
+                &PageRequest {
+                    after: None,
+                    limit: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(more);
+        assert_eq!(page[0].id, second.id);
+        let (page, more) = store
+            .list_suites(
+                &me,
+                &PageRequest {
+                    after: Some(second.id.clone()),
+                    limit: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!more);
+        assert_eq!(page[0].id, s.id);
+
+        assert_eq!(store.delete_suite(&me, &s.id).await.unwrap(), 0);
+        assert!(matches!(
+            store.get_suite(&me, &s.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_suite(&me, &s.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.get_suite_version(&me, &s.id, 1).await,
+            Err(StoreError::NotFound)
+        ));
+        let (page, _) = store
+            .list_suites(
+                &me,
+                &PageRequest {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_versions_get_distinct_numbers() {
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let s = store
+            .create_suite(&me, &suite("c"), &version(json!({})))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            let me = me.clone();
+            let id = s.id.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .create_suite_version(&me, &id, &version(json!({})), true)
+                    .await
+                    .map(|v| v.version)
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tasks {
+            numbers.push(t.await.unwrap().unwrap());
+        }
+        numbers.sort();
+        assert_eq!(numbers, (2..=9).collect::<Vec<_>>());
+        let s = store.get_suite(&me, &s.id).await.unwrap();
+        assert_eq!(s.latest_version, 9);
+    })
+    .await;
+}
