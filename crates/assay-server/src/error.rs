@@ -1,0 +1,172 @@
+//! The one error envelope every failure is reported in:
+//! `{"error": {"message", "type", "code", "details"}}`.
+
+use assay_domain::ValidationError;
+use assay_store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Why a request failed, mapped onto an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field broke a rule; the path names it.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown, deleted, or another tenant's resource.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Any other status, e.g. a framework rejection such as 415.
+    #[error("{1}")]
+    Other(StatusCode, String),
+    /// A fault of the server; the message is logged, the client gets a generic one.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A validation failure at `path`.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid(ValidationError::new(path, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Other(status, _) => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Invalid(_) => "invalid_request_error",
+            ApiError::Unauthenticated(_) => "authentication_error",
+            ApiError::Forbidden(_) => "permission_error",
+            ApiError::NotFound(_) => "not_found_error",
+            ApiError::Conflict(_) => "conflict_error",
+            ApiError::TooLarge(_) => "request_too_large",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Other(status, _) if status.is_server_error() => "server_error",
+            ApiError::Other(..) => "invalid_request_error",
+            ApiError::Internal(_) => "server_error",
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let (message, details) = match self {
+            ApiError::Invalid(e) => (
+                format!("{}: {}", e.path, e.message),
+                Some(serde_json::json!({ "param": e.path })),
+            ),
+            ApiError::Internal(_) => ("the server failed to handle this request".to_string(), None),
+            other => (other.to_string(), None),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                message,
+                r#type: self.kind().to_string(),
+                code: self.status().as_u16(),
+                details,
+            },
+        }
+    }
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A sentence for humans; validation errors start with the field path.
+    pub message: String,
+    /// A stable category, e.g. `invalid_request_error` or `not_found_error`.
+    pub r#type: String,
+    /// The HTTP status code.
+    pub code: u16,
+    /// For validation errors, `{"param": "<field path>"}`; otherwise `null`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+/// Rewrites error responses that did not come from [`ApiError`] (framework rejections such
+/// as a malformed multipart boundary) into the error envelope, so every failure has one shape.
+pub async fn envelope_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let error = match status {
+        StatusCode::BAD_REQUEST => ApiError::invalid("body", message),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(message),
+        StatusCode::NOT_FOUND => ApiError::NotFound(message),
+        StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(message),
+        other => ApiError::Other(other, message),
+    };
+    error.into_response()
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::InvalidCursor(id) => {
+                ApiError::invalid("after", format!("{id} is not an id in this list"))
+            }
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            e if e.is_unavailable() => {
+                ApiError::Unavailable("the database is unavailable; try again".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

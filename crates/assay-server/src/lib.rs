@@ -1,0 +1,161 @@
+//! Assay's HTTP API: axum routes for the MKA1 Evals contract, bearer-key auth, cursor paging,
+//! one error envelope, and an OpenAPI document generated from the same route table
+//! (served at `/openapi.json`, browsable at `/docs`).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use assay_store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+
+/// The `[server]` section of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free port).
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Largest accepted file upload, in bytes (default 512 MiB).
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: u64,
+    /// Largest accepted JSON request body, in bytes (default 32 MiB).
+    #[serde(default = "default_max_json_bytes")]
+    pub max_json_bytes: usize,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_max_upload_bytes() -> u64 {
+    512 * 1024 * 1024
+}
+
+fn default_max_json_bytes() -> usize {
+    32 * 1024 * 1024
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+            max_upload_bytes: default_max_upload_bytes(),
+            max_json_bytes: default_max_json_bytes(),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Assay", description = "A self-hostable LLM evaluation service implementing the MKA1 Evals API."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "suites", description = "Versioned suites of declarative eval tasks"),
+        (name = "files", description = "Uploaded datasets, Python graders and run artifacts"),
+        (name = "health", description = "Probes")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_auth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes with their OpenAPI description, built from one table so they cannot drift.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::{files, health, suites};
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(files::upload_file, files::list_files))
+        // The upload streams to blob storage and enforces its own size limit.
+        .layer(DefaultBodyLimit::disable());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .merge(uploads)
+        .routes(routes!(files::get_file, files::delete_file))
+        .routes(routes!(files::get_file_content))
+        .routes(routes!(suites::create_suite, suites::list_suites))
+        .routes(routes!(suites::get_suite, suites::delete_suite))
+        .routes(routes!(
+            suites::create_suite_version,
+            suites::list_suite_versions
+        ))
+        .routes(routes!(suites::get_suite_version))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the implemented routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The complete application: API routes, docs, fallbacks and middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = api();
+    let json_limit = state.config.max_json_bytes;
+    router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this method is not allowed on this route".into())
+        })
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(axum::middleware::map_response(error::envelope_errors))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                ApiError::Internal("handler panicked".into()).into_response()
+            },
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` resolves, then drains
+/// in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Status code helper for tests and callers outside this crate.
+pub fn status_of(e: &ApiError) -> StatusCode {
+    e.status()
+}

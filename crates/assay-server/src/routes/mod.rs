@@ -1,0 +1,5 @@
+//! Route handlers: each extracts, calls the store or a domain function, and maps errors.
+
+pub mod files;
+pub mod health;
+pub mod suites;

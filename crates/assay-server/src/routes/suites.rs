@@ -1,0 +1,257 @@
+//! Suites and suite versions.
+
+use assay_domain::api::{
+    validate_description, validate_metadata, validate_name, CreateSuiteRequest,
+    CreateSuiteVersionRequest, FilePurpose, ListObject, SuiteDeletedObject, SuiteObject,
+    SuiteVersionObject,
+};
+use assay_domain::manifest::{validate_manifest, FileRefKind};
+use assay_domain::Principal;
+use assay_store::{NewSuite, NewVersion, StoreError};
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{page, positive_int, JsonBody, QueryParams};
+use crate::AppState;
+
+/// Validates a manifest and every file it references; returns the new version's record.
+async fn prepare_version(
+    state: &AppState,
+    caller: &Principal,
+    manifest: serde_json::Value,
+    metadata: Option<assay_domain::api::Metadata>,
+) -> Result<NewVersion, ApiError> {
+    let metadata = metadata.unwrap_or_default();
+    validate_metadata(&metadata, "metadata")?;
+    let parsed = validate_manifest(&manifest, "manifest")?;
+    let mut file_ids: Vec<String> = Vec::new();
+    for file_ref in parsed.file_refs("manifest") {
+        let file = match state.store.get_file(caller, &file_ref.file_id).await {
+            Ok(file) => file,
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::invalid(
+                    &file_ref.path,
+                    format!("no file with id {}", file_ref.file_id),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if file.object.purpose != FilePurpose::Evals {
+            return Err(ApiError::invalid(
+                &file_ref.path,
+                format!(
+                    "file {} has purpose {}; eval files need purpose evals",
+                    file_ref.file_id,
+                    file.object.purpose.as_str()
+                ),
+            ));
+        }
+        let name = file.object.filename.to_ascii_lowercase();
+        if file_ref.kind == FileRefKind::Python && !name.ends_with(".py") {
+            return Err(ApiError::invalid(
+                &file_ref.path,
+                format!("file {} is not a Python (.py) file", file_ref.file_id),
+            ));
+        }
+        if !file_ids.contains(&file_ref.file_id) {
+            file_ids.push(file_ref.file_id);
+        }
+    }
+    Ok(NewVersion {
+        manifest,
+        dataset_file_ids: file_ids,
+        metadata,
+    })
+}
+
+fn suite_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
+    move |e| match e {
+        StoreError::NotFound => ApiError::NotFound(format!("no suite with id {id}")),
+        other => other.into(),
+    }
+}
+
+/// Create a suite; its manifest becomes active version 1.
+#[utoipa::path(post, path = "/api/v1/llm/evals/suites", tag = "suites",
+    request_body = CreateSuiteRequest,
+    responses((status = 200, body = SuiteObject), (status = 400, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn create_suite(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(req): JsonBody<CreateSuiteRequest>,
+) -> Result<Json<SuiteObject>, ApiError> {
+    validate_name(&req.name, "name")?;
+    if let Some(d) = &req.description {
+        validate_description(d, "description")?;
+    }
+    let metadata = req.metadata.unwrap_or_default();
+    validate_metadata(&metadata, "metadata")?;
+    // The suite's metadata is its own; version 1 starts with none.
+    let version = prepare_version(&state, &caller, req.manifest, None).await?;
+    let suite = NewSuite {
+        name: req.name,
+        description: req.description,
+        metadata,
+    };
+    Ok(Json(
+        state.store.create_suite(&caller, &suite, &version).await?,
+    ))
+}
+
+/// Query of `GET /evals/suites`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListSuitesQuery {
+    /// A suite id: list the suites after it.
+    after: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// Leave out suites visible only through a share.
+    #[allow(dead_code)]
+    owned_only: Option<bool>,
+}
+
+/// List the suites the caller can see, newest first.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites", tag = "suites", params(ListSuitesQuery),
+    responses((status = 200, body = ListObject<SuiteObject>), (status = 400, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn list_suites(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(q): QueryParams<ListSuitesQuery>,
+) -> Result<Json<ListObject<SuiteObject>>, ApiError> {
+    let page = page(q.after, q.limit, 20, 100)?;
+    let (data, has_more) = state.store.list_suites(&caller, &page).await?;
+    Ok(Json(ListObject::new(data, has_more)))
+}
+
+/// Get a suite.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}", tag = "suites",
+    params(("suite_id" = String, Path)),
+    responses((status = 200, body = SuiteObject), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn get_suite(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+) -> Result<Json<SuiteObject>, ApiError> {
+    let suite = state
+        .store
+        .get_suite(&caller, &suite_id)
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    Ok(Json(suite))
+}
+
+/// Delete a suite and all of its runs (soft delete).
+#[utoipa::path(delete, path = "/api/v1/llm/evals/suites/{suite_id}", tag = "suites",
+    params(("suite_id" = String, Path)),
+    responses((status = 200, body = SuiteDeletedObject), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn delete_suite(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+) -> Result<Json<SuiteDeletedObject>, ApiError> {
+    let deleted_runs = state
+        .store
+        .delete_suite(&caller, &suite_id)
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    Ok(Json(SuiteDeletedObject {
+        id: suite_id,
+        object: "eval.suite.deleted".into(),
+        deleted: true,
+        deleted_runs,
+    }))
+}
+
+/// Create a new immutable version of a suite (the way to edit it).
+#[utoipa::path(post, path = "/api/v1/llm/evals/suites/{suite_id}/versions", tag = "suites",
+    params(("suite_id" = String, Path)),
+    request_body = CreateSuiteVersionRequest,
+    responses((status = 200, body = SuiteVersionObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn create_suite_version(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+    JsonBody(req): JsonBody<CreateSuiteVersionRequest>,
+) -> Result<Json<SuiteVersionObject>, ApiError> {
+    state
+        .store
+        .get_suite(&caller, &suite_id)
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    let version = prepare_version(&state, &caller, req.manifest, req.metadata).await?;
+    let created = state
+        .store
+        .create_suite_version(
+            &caller,
+            &suite_id,
+            &version,
+            req.make_active.unwrap_or(true),
+        )
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    Ok(Json(created))
+}
+
+/// Query of `GET /evals/suites/{suite_id}/versions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListVersionsQuery {
+    /// A version id (`eval_sver_…`): list the versions after it.
+    after: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+}
+
+/// List a suite's versions in version order.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}/versions", tag = "suites",
+    params(("suite_id" = String, Path), ListVersionsQuery),
+    responses((status = 200, body = ListObject<SuiteVersionObject>), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn list_suite_versions(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+    QueryParams(q): QueryParams<ListVersionsQuery>,
+) -> Result<Json<ListObject<SuiteVersionObject>>, ApiError> {
+    let page = page(q.after, q.limit, 20, 100)?;
+    let (data, has_more) = state
+        .store
+        .list_suite_versions(&caller, &suite_id, &page)
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    Ok(Json(ListObject::new(data, has_more)))
+}
+
+/// Get one version of a suite by its number.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}/versions/{version}", tag = "suites",
+    params(("suite_id" = String, Path), ("version" = i64, Path, minimum = 1)),
+    responses((status = 200, body = SuiteVersionObject), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn get_suite_version(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((suite_id, version)): Path<(String, String)>,
+) -> Result<Json<SuiteVersionObject>, ApiError> {
+    let number = positive_int(&version, "version")?;
+    let found = state
+        .store
+        .get_suite_version(&caller, &suite_id, number)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                ApiError::NotFound(format!("suite {suite_id} has no version {number}"))
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(found))
+}

@@ -1,0 +1,194 @@
+//! A real Assay server on an ephemeral port, with two tenants' keys, for HTTP tests.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use assay_server::{AppState, ServerConfig};
+use assay_store::{DatabaseConfig, NewApiKey, StorageConfig, Store};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    /// Admin key of org `org_a`, team `team_a`.
+    pub key: String,
+    /// A key of another tenant (`org_b`, `team_b`).
+    pub other_key: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(ServerConfig::default()).await
+    }
+
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = DatabaseConfig::default().with_default_under(dir.path());
+        let storage = StorageConfig::default().with_default_under(dir.path());
+        let store = Store::open(&database, &storage).await.expect("store");
+        let key = mint(&store, "org_a", "team_a", true).await;
+        let other_key = mint(&store, "org_b", "team_b", false).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState {
+            store: store.clone(),
+            config: Arc::new(config),
+        };
+        tokio::spawn(async move {
+            let _ = assay_server::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            key,
+            other_key,
+            client: reqwest::Client::new(),
+            store,
+            shutdown: Some(tx),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.get(self.url(path)).bearer_auth(&self.key))
+            .await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> (u16, Value) {
+        self.send(self.client.get(self.url(path)).bearer_auth(key))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(&self.key)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.client.post(self.url(path)).bearer_auth(key).json(body))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(&self.key)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.delete(self.url(path)).bearer_auth(&self.key))
+            .await
+    }
+
+    pub async fn delete_as(&self, key: &str, path: &str) -> (u16, Value) {
+        self.send(self.client.delete(self.url(path)).bearer_auth(key))
+            .await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "status {status}: body is not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, body)
+    }
+
+    /// Uploads `content` as `filename` with purpose `evals`; returns the file object.
+    pub async fn upload(&self, filename: &str, content: &[u8]) -> Value {
+        let (status, body) = self.upload_as(&self.key, filename, content, "evals").await;
+        assert_eq!(status, 200, "upload failed: {body}");
+        body
+    }
+
+    pub async fn upload_as(
+        &self,
+        key: &str,
+        filename: &str,
+        content: &[u8],
+        purpose: &str,
+    ) -> (u16, Value) {
+        let form = Form::new()
+            .part(
+                "file",
+                Part::bytes(content.to_vec()).file_name(filename.to_string()),
+            )
+            .text("purpose", purpose.to_string());
+        self.send(
+            self.client
+                .post(self.url("/api/v1/llm/files"))
+                .bearer_auth(key)
+                .multipart(form),
+        )
+        .await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn mint(store: &Store, org: &str, team: &str, admin: bool) -> String {
+    store
+        .create_api_key(&NewApiKey {
+            org_id: org.into(),
+            team_id: team.into(),
+            is_admin: admin,
+            label: None,
+        })
+        .await
+        .expect("key")
+        .1
+}
+
+/// Asserts the error envelope and that its message names `path`.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, path: &str) {
+    assert_eq!(status, want_status, "unexpected status; body: {body}");
+    let error = &body["error"];
+    assert!(error["message"].is_string(), "no error.message in {body}");
+    assert!(error["type"].is_string(), "no error.type in {body}");
+    assert_eq!(error["code"], want_status, "error.code in {body}");
+    if !path.is_empty() {
+        assert_eq!(error["details"]["param"], path, "error path in {body}");
+        assert!(
+            error["message"].as_str().unwrap_or("").contains(path),
+            "message does not name {path}: {body}"
+        );
+    }
+}
