@@ -1,0 +1,150 @@
+//! Configuration: built-in defaults, then `assay.toml`, then `ASSAY_<SECTION>_<KEY>`
+//! environment variables (e.g. `ASSAY_SERVER_BIND`, `ASSAY_DATABASE_URL`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use assay_server::ServerConfig;
+use assay_store::{DatabaseConfig, StorageConfig};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Sections of `assay.toml`; environment variables are read only for these.
+const SECTIONS: [&str; 4] = ["server", "database", "storage", "log"];
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `assay_server=debug,info`.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` (default) or `json`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+fn default_format() -> String {
+    "text".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: default_level(),
+            format: default_format(),
+        }
+    }
+}
+
+/// Loads the configuration. `file` is the explicit `--config` / `ASSAY_CONFIG` path (it must
+/// exist); without it `./assay.toml` is read when present. Relative defaults land in `data_dir`.
+pub fn load(file: Option<&Path>, data_dir: &Path) -> anyhow::Result<Config> {
+    let mut figment = Figment::from(Serialized::defaults(serde_json::json!({})));
+    match file {
+        Some(path) => {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            figment = figment.merge(Toml::file(path));
+        }
+        None => {
+            let default = PathBuf::from("assay.toml");
+            if default.exists() {
+                figment = figment.merge(Toml::file(default));
+            }
+        }
+    }
+    figment = figment.merge(env_provider());
+    let config: Config = figment.extract().context("invalid configuration")?;
+    Ok(Config {
+        database: config.database.with_default_under(data_dir),
+        storage: config.storage.with_default_under(data_dir),
+        ..config
+    })
+}
+
+/// `ASSAY_SERVER_MAX_UPLOAD_BYTES` → `server.max_upload_bytes`: the first segment after the
+/// prefix is the section, the rest the key.
+fn env_provider() -> Env {
+    Env::prefixed("ASSAY_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS.iter().any(|s| {
+                key.strip_prefix(s)
+                    .is_some_and(|rest| rest.starts_with('_'))
+            })
+        })
+        .map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            match key.split_once('_') {
+                Some((section, rest)) => format!("{section}.{rest}").into(),
+                None => key.into(),
+            }
+        })
+        .lowercase(false)
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its error type.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            let data = jail.directory().join("data");
+            let config = load(None, &data).expect("defaults load");
+            assert_eq!(config.server.bind, "127.0.0.1:8080");
+            assert!(config.database.url.starts_with("sqlite://"));
+            assert!(config.database.url.ends_with("assay.db"));
+
+            jail.create_file(
+                "assay.toml",
+                "[server]\nbind = \"0.0.0.0:9000\"\nmax_upload_bytes = 10\n",
+            )?;
+            let config = load(None, &data).expect("file loads");
+            assert_eq!(config.server.bind, "0.0.0.0:9000");
+            assert_eq!(config.server.max_upload_bytes, 10);
+
+            jail.set_env("ASSAY_SERVER_MAX_UPLOAD_BYTES", "20");
+            jail.set_env("ASSAY_DATABASE_URL", "postgres://u@127.0.0.1/db");
+            jail.set_env("ASSAY_BOOTSTRAP_KEY", "not a config key");
+            let config = load(None, &data).expect("env loads");
+            assert_eq!(config.server.max_upload_bytes, 20);
+            assert_eq!(config.database.url, "postgres://u@127.0.0.1/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("assay.toml", "[server]\nbnd = \"x\"\n")?;
+            let err = load(None, jail.directory()).unwrap_err();
+            assert!(format!("{err:#}").contains("bnd"), "{err:#}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,225 @@
+//! The `assay` binary: a thin command layer over the library crates.
+
+mod config;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use assay_server::AppState;
+use assay_store::{NewApiKey, Store};
+use clap::{Args, Parser, Subcommand};
+
+/// Assay: a self-hostable LLM evaluation service.
+#[derive(Parser)]
+#[command(name = "assay", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP API.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Configuration file (TOML).
+    #[arg(long, env = "ASSAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the embedded defaults keep their data (SQLite database, blobs).
+    #[arg(long, env = "ASSAY_DATA_DIR", default_value = "assay-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Secret of the bootstrap admin key; minted and printed once when unset.
+    #[arg(long, env = "ASSAY_BOOTSTRAP_KEY", hide_env_values = true)]
+    bootstrap_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Mint a new API key and print it.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// The org the key belongs to.
+        #[arg(long)]
+        org: String,
+        /// The team the key belongs to.
+        #[arg(long)]
+        team: String,
+        /// Make the key an org administrator.
+        #[arg(long)]
+        admin: bool,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+/// Org and team of the bootstrap admin key.
+const DEFAULT_ORG: &str = "org_default";
+const DEFAULT_TEAM: &str = "team_default";
+/// Shortest operator-chosen key accepted.
+const MIN_KEY_CHARS: usize = 32;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Keys {
+                command:
+                    KeysCommand::Create {
+                        common,
+                        org,
+                        team,
+                        admin,
+                        label,
+                    },
+            } => create_key(common, org, team, admin, label).await,
+        }
+    })
+}
+
+fn init_logging(log: &config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_store(common: &Common) -> anyhow::Result<(config::Config, Store)> {
+    let config = config::load(common.config.as_deref(), &common.data_dir)?;
+    let store = Store::open(&config.database, &config.storage)
+        .await
+        .context("opening the store")?;
+    Ok((config, store))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = config::load(args.common.config.as_deref(), &args.common.data_dir)?;
+    init_logging(&config.log);
+    let store = Store::open(&config.database, &config.storage)
+        .await
+        .context("opening the store")?;
+    bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
+    let listener = tokio::net::TcpListener::bind(&config.server.bind)
+        .await
+        .with_context(|| format!("binding {}", config.server.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?store.backend(), "serving");
+    println!("Assay listening on http://{addr}");
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config.server.clone()),
+    };
+    assay_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Makes sure an admin key exists: the operator's `ASSAY_BOOTSTRAP_KEY`, or on a fresh
+/// installation a minted one that is printed once.
+async fn bootstrap_key(store: &Store, chosen: Option<&str>) -> anyhow::Result<()> {
+    let admin = NewApiKey {
+        org_id: DEFAULT_ORG.into(),
+        team_id: DEFAULT_TEAM.into(),
+        is_admin: true,
+        label: Some("bootstrap".into()),
+    };
+    match chosen.map(str::trim).filter(|k| !k.is_empty()) {
+        Some(secret) => {
+            anyhow::ensure!(
+                secret.chars().count() >= MIN_KEY_CHARS,
+                "ASSAY_BOOTSTRAP_KEY must have at least {MIN_KEY_CHARS} characters"
+            );
+            if store.authenticate(secret).await?.is_none() {
+                store.insert_api_key(&admin, secret).await?;
+            }
+        }
+        None => {
+            if store.count_api_keys().await? == 0 {
+                let (_, secret) = store.create_api_key(&admin).await?;
+                println!("Bootstrap admin key (shown once; org {DEFAULT_ORG}, team {DEFAULT_TEAM}): {secret}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn create_key(
+    common: Common,
+    org: String,
+    team: String,
+    admin: bool,
+    label: Option<String>,
+) -> anyhow::Result<()> {
+    for (name, value) in [("--org", &org), ("--team", &team)] {
+        anyhow::ensure!(
+            !value.trim().is_empty() && value.len() <= 128,
+            "{name} must have 1 to 128 characters"
+        );
+    }
+    let (_, store) = open_store(&common).await?;
+    let (record, secret) = store
+        .create_api_key(&NewApiKey {
+            org_id: org,
+            team_id: team,
+            is_admin: admin,
+            label,
+        })
+        .await?;
+    eprintln!(
+        "Created key {} for org {} team {}{}",
+        record.id,
+        record.org_id,
+        record.team_id,
+        if record.is_admin { " (admin)" } else { "" }
+    );
+    println!("{secret}");
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
