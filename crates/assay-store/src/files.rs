@@ -5,7 +5,7 @@ use assay_domain::Principal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::{push_visible, Sql};
+use crate::sql::{bind_visible, cursor_seq, fetch_visible, into_page, push_visible, Sql};
 use crate::{Store, StoreError};
 
 /// A file about to be recorded (its content is already in the blob store).
@@ -90,19 +90,7 @@ impl Store {
 
     /// A file the caller may see.
     pub async fn get_file(&self, caller: &Principal, id: &str) -> Result<StoredFile, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM files WHERE files.id = "));
-        sql.param();
-        sql.push(" AND files.deleted_at IS NULL AND ");
-        push_visible(&mut sql, "files");
-        let row = sqlx::query(&sql.text)
-            .bind(id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        read(&row)
+        read(&fetch_visible(&self.pool, "files", COLUMNS, caller, id).await?)
     }
 
     /// A page of the caller's files.
@@ -112,10 +100,7 @@ impl Store {
         filter: &FileFilter,
         page: &PageRequest,
     ) -> Result<(Vec<FileObject>, bool), StoreError> {
-        let cursor = match &page.after {
-            Some(after) => Some(self.file_seq(caller, after).await?),
-            None => None,
-        };
+        let cursor = cursor_seq(&self.pool, "files", caller, page.after.as_ref()).await?;
         let mut sql = Sql::new(&format!(
             "SELECT {COLUMNS} FROM files WHERE files.deleted_at IS NULL AND "
         ));
@@ -138,10 +123,7 @@ impl Store {
         }
         sql.push(&format!(" ORDER BY files.seq {dir} LIMIT "));
         sql.param();
-        let mut query = sqlx::query(&sql.text)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id);
+        let mut query = bind_visible(sqlx::query(&sql.text), caller);
         if let Some(purpose) = filter.purpose {
             query = query.bind(purpose.as_str());
         }
@@ -152,29 +134,7 @@ impl Store {
             query = query.bind(seq);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        let files = rows
-            .iter()
-            .take(page.limit as usize)
-            .map(|r| read(r).map(|f| f.object))
-            .collect::<Result<_, _>>()?;
-        Ok((files, has_more))
-    }
-
-    async fn file_seq(&self, caller: &Principal, id: &str) -> Result<i64, StoreError> {
-        let mut sql = Sql::new("SELECT files.seq FROM files WHERE files.id = ");
-        sql.param();
-        sql.push(" AND ");
-        push_visible(&mut sql, "files");
-        let row = sqlx::query(&sql.text)
-            .bind(id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::InvalidCursor(id.to_string()))?;
-        Ok(row.try_get("seq")?)
+        into_page(rows, page.limit, |r| read(r).map(|f| f.object))
     }
 
     /// Deletes a file the caller may see: the record first, then its content.

@@ -1,7 +1,8 @@
 //! Small helpers for writing SQL that both backends accept.
 
+use assay_domain::Principal;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 
 use crate::StoreError;
 
@@ -63,4 +64,71 @@ pub(crate) fn push_visible(sql: &mut Sql, table: &str) {
     sql.push(&format!(
         " IS NULL OR {table}.user_id IS NULL OR {table}.user_id = {user})"
     ));
+}
+
+/// A statement being bound, over the `Any` driver.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the caller's parameters in the order [`push_visible`] numbered them.
+pub(crate) fn bind_visible<'q>(query: AnyQuery<'q>, caller: &'q Principal) -> AnyQuery<'q> {
+    query
+        .bind(&caller.org_id)
+        .bind(&caller.team_id)
+        .bind(&caller.user_id)
+}
+
+/// The live row `id` of `table` that the caller may see, with the given columns.
+pub(crate) async fn fetch_visible(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    caller: &Principal,
+    id: &str,
+) -> Result<AnyRow, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {columns} FROM {table} WHERE {table}.id = "
+    ));
+    sql.param();
+    sql.push(&format!(" AND {table}.deleted_at IS NULL AND "));
+    push_visible(&mut sql, table);
+    bind_visible(sqlx::query(&sql.text).bind(id), caller)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// The `seq` of the row an `after` cursor names; the row must be visible to the caller.
+pub(crate) async fn cursor_seq(
+    pool: &AnyPool,
+    table: &str,
+    caller: &Principal,
+    after: Option<&String>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(id) = after else { return Ok(None) };
+    let mut sql = Sql::new(&format!(
+        "SELECT {table}.seq FROM {table} WHERE {table}.id = "
+    ));
+    sql.param();
+    sql.push(" AND ");
+    push_visible(&mut sql, table);
+    let row = bind_visible(sqlx::query(&sql.text).bind(id), caller)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| StoreError::InvalidCursor(id.clone()))?;
+    Ok(Some(row.try_get("seq")?))
+}
+
+/// Reads a page fetched with `LIMIT limit + 1`: the first `limit` rows and whether more follow.
+pub(crate) fn into_page<T>(
+    rows: Vec<AnyRow>,
+    limit: i64,
+    read: impl Fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, bool), StoreError> {
+    let has_more = rows.len() as i64 > limit;
+    let items = rows
+        .iter()
+        .take(limit.max(0) as usize)
+        .map(read)
+        .collect::<Result<_, _>>()?;
+    Ok((items, has_more))
 }

@@ -5,7 +5,9 @@ use assay_domain::{ids, now_unix, Principal};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::sql::{json_col, push_visible, to_json, Sql};
+use crate::sql::{
+    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Sql,
+};
 use crate::{Store, StoreError};
 
 /// The suite-level fields of a new suite.
@@ -128,21 +130,7 @@ impl Store {
 
     /// A live suite the caller may see.
     pub async fn get_suite(&self, caller: &Principal, id: &str) -> Result<SuiteObject, StoreError> {
-        let mut sql = Sql::new(&format!(
-            "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.id = "
-        ));
-        sql.param();
-        sql.push(" AND suites.deleted_at IS NULL AND ");
-        push_visible(&mut sql, "suites");
-        let row = sqlx::query(&sql.text)
-            .bind(id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        read_suite(&row)
+        read_suite(&fetch_visible(&self.pool, "suites", SUITE_COLUMNS, caller, id).await?)
     }
 
     /// A page of the suites the caller may see, newest first.
@@ -151,10 +139,7 @@ impl Store {
         caller: &Principal,
         page: &PageRequest,
     ) -> Result<(Vec<SuiteObject>, bool), StoreError> {
-        let cursor = match &page.after {
-            Some(after) => Some(self.suite_seq(caller, after).await?),
-            None => None,
-        };
+        let cursor = cursor_seq(&self.pool, "suites", caller, page.after.as_ref()).await?;
         let mut sql = Sql::new(&format!(
             "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.deleted_at IS NULL AND "
         ));
@@ -165,37 +150,12 @@ impl Store {
         }
         sql.push(" ORDER BY suites.seq DESC LIMIT ");
         sql.param();
-        let mut query = sqlx::query(&sql.text)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id);
+        let mut query = bind_visible(sqlx::query(&sql.text), caller);
         if let Some(seq) = cursor {
             query = query.bind(seq);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        let suites = rows
-            .iter()
-            .take(page.limit as usize)
-            .map(read_suite)
-            .collect::<Result<_, _>>()?;
-        Ok((suites, has_more))
-    }
-
-    async fn suite_seq(&self, caller: &Principal, id: &str) -> Result<i64, StoreError> {
-        let mut sql = Sql::new("SELECT suites.seq FROM suites WHERE suites.id = ");
-        sql.param();
-        sql.push(" AND ");
-        push_visible(&mut sql, "suites");
-        let row = sqlx::query(&sql.text)
-            .bind(id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::InvalidCursor(id.to_string()))?;
-        Ok(row.try_get("seq")?)
+        into_page(rows, page.limit, read_suite)
     }
 
     /// Soft-deletes a suite the caller owns, with its runs; returns how many runs went with it.
@@ -207,12 +167,7 @@ impl Store {
         sql.push(" AND suites.deleted_at IS NULL AND ");
         push_visible(&mut sql, "suites");
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&sql.text)
-            .bind(now_unix())
-            .bind(id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
+        let done = bind_visible(sqlx::query(&sql.text).bind(now_unix()).bind(id), caller)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
@@ -244,16 +199,16 @@ impl Store {
         sql.push(" AND suites.deleted_at IS NULL AND ");
         push_visible(&mut sql, "suites");
         sql.push(" RETURNING latest_version");
-        let row = sqlx::query(&sql.text)
-            .bind(now)
-            .bind(make_active)
-            .bind(suite_id)
-            .bind(&caller.org_id)
-            .bind(&caller.team_id)
-            .bind(&caller.user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = bind_visible(
+            sqlx::query(&sql.text)
+                .bind(now)
+                .bind(make_active)
+                .bind(suite_id),
+            caller,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let number: i64 = row.try_get("latest_version")?;
         let object = insert_version(&mut tx, suite_id, number, version, now).await?;
         tx.commit().await?;
@@ -297,13 +252,7 @@ impl Store {
             query = query.bind(v);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        let versions = rows
-            .iter()
-            .take(page.limit as usize)
-            .map(read_version)
-            .collect::<Result<_, _>>()?;
-        Ok((versions, has_more))
+        into_page(rows, page.limit, read_version)
     }
 
     /// One version of a visible suite.
