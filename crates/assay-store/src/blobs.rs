@@ -207,66 +207,140 @@ impl BlobStore {
 mod tests {
     use super::*;
 
-    fn local(dir: &Path) -> BlobStore {
-        BlobStore::open(&StorageConfig {
-            path: dir.display().to_string(),
-            ..Default::default()
-        })
-        .unwrap()
+    /// A local blob store, and an S3 one when `ASSAY_TEST_S3_ENDPOINT` names a local
+    /// S3-compatible server with the bucket `ASSAY_TEST_S3_BUCKET` (CI starts one; with
+    /// `ASSAY_TEST_REQUIRE_S3=1` a missing endpoint fails instead of skipping).
+    fn stores(dir: &Path) -> Vec<(&'static str, BlobStore)> {
+        let mut stores = vec![(
+            "local",
+            BlobStore::open(&StorageConfig {
+                path: dir.display().to_string(),
+                ..Default::default()
+            })
+            .unwrap(),
+        )];
+        match std::env::var("ASSAY_TEST_S3_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => {
+                let config = StorageConfig {
+                    kind: StorageKind::S3,
+                    bucket: std::env::var("ASSAY_TEST_S3_BUCKET")
+                        .unwrap_or_else(|_| "assay-test".into()),
+                    endpoint,
+                    region: "us-east-1".into(),
+                    prefix: format!("t{}", uuid_like()),
+                    allow_http: true,
+                    ..Default::default()
+                };
+                stores.push(("s3", BlobStore::open(&config).unwrap()));
+            }
+            _ => {
+                assert!(
+                    std::env::var("ASSAY_TEST_REQUIRE_S3").as_deref() != Ok("1"),
+                    "ASSAY_TEST_REQUIRE_S3=1 but ASSAY_TEST_S3_ENDPOINT is unset"
+                );
+                eprintln!("ASSAY_TEST_S3_ENDPOINT unset: S3 half skipped");
+            }
+        }
+        stores
+    }
+
+    fn uuid_like() -> String {
+        format!("{:x}", rand::random::<u64>())
     }
 
     #[tokio::test]
     async fn streams_in_and_out_with_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = local(dir.path());
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(Bytes::from_static(b"hello ")),
-            Ok(Bytes::from_static(b"world")),
-        ];
-        let out = store
-            .put_stream("a/b", futures::stream::iter(chunks), 100)
-            .await
-            .unwrap();
-        assert_eq!(out.bytes, 11);
-        assert_eq!(
-            out.sha256,
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
-        assert_eq!(
-            store.get_bytes("a/b").await.unwrap(),
-            Bytes::from_static(b"hello world")
-        );
-        store.delete("a/b").await.unwrap();
-        store.delete("a/b").await.unwrap();
-        assert!(store.get_bytes("a/b").await.is_err());
+        for (name, store) in stores(dir.path()) {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(b"hello ")),
+                Ok(Bytes::from_static(b"world")),
+            ];
+            let out = store
+                .put_stream("a/b", futures::stream::iter(chunks), 100)
+                .await
+                .unwrap();
+            assert_eq!(out.bytes, 11, "{name}");
+            assert_eq!(
+                out.sha256,
+                "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+            );
+            assert_eq!(
+                store.get_bytes("a/b").await.unwrap(),
+                Bytes::from_static(b"hello world"),
+                "{name}"
+            );
+            let streamed: Vec<Bytes> = store
+                .get_stream("a/b")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(streamed.concat(), b"hello world", "{name}");
+            store.delete("a/b").await.unwrap();
+            store.delete("a/b").await.unwrap();
+            assert!(store.get_bytes("a/b").await.is_err(), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn large_uploads_stream_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, store) in stores(dir.path()) {
+            // 12 MiB in 64 KiB chunks: more than two multipart parts.
+            let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+            let chunks = (0..192).map(|_| Ok::<_, std::io::Error>(chunk.clone()));
+            let out = store
+                .put_stream("big", futures::stream::iter(chunks), 64 * 1024 * 1024)
+                .await
+                .unwrap();
+            assert_eq!(out.bytes, 12 * 1024 * 1024, "{name}");
+            assert_eq!(
+                store.get_bytes("big").await.unwrap().len(),
+                12 * 1024 * 1024
+            );
+            store.delete("big").await.unwrap();
+        }
     }
 
     #[tokio::test]
     async fn oversized_upload_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = local(dir.path());
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(Bytes::from(vec![1u8; 60])),
-            Ok(Bytes::from(vec![2u8; 60])),
-        ];
-        let err = store
-            .put_stream("big", futures::stream::iter(chunks), 100)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PutError::TooLarge { limit: 100 }));
-        assert!(store.get_bytes("big").await.is_err());
+        for (name, store) in stores(dir.path()) {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from(vec![1u8; 60])),
+                Ok(Bytes::from(vec![2u8; 60])),
+            ];
+            let err = store
+                .put_stream("big", futures::stream::iter(chunks), 100)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, PutError::TooLarge { limit: 100 }), "{name}");
+            assert!(store.get_bytes("big").await.is_err(), "{name}");
+        }
     }
 
     #[tokio::test]
     async fn failed_source_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = local(dir.path());
-        let chunks: Vec<Result<Bytes, &str>> = vec![Ok(Bytes::from_static(b"x")), Err("gone")];
-        let err = store
-            .put_stream("broken", futures::stream::iter(chunks), 100)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PutError::Source("gone")));
-        assert!(store.get_bytes("broken").await.is_err());
+        for (name, store) in stores(dir.path()) {
+            let chunks: Vec<Result<Bytes, &str>> = vec![Ok(Bytes::from_static(b"x")), Err("gone")];
+            let err = store
+                .put_stream("broken", futures::stream::iter(chunks), 100)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, PutError::Source("gone")), "{name}");
+            assert!(store.get_bytes("broken").await.is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn s3_needs_a_bucket() {
+        let err = BlobStore::open(&StorageConfig {
+            kind: StorageKind::S3,
+            ..Default::default()
+        });
+        assert!(matches!(err, Err(StoreError::Config(_))));
     }
 }
