@@ -259,6 +259,8 @@ async fn bad_suite_requests_name_the_field() {
         .upload_as(&server.key, "b.jsonl", b"{}", "batch")
         .await;
     let batch_id = batch["id"].as_str().unwrap();
+    let txt = server.upload("rows.txt", b"{}").await;
+    let txt_id = txt["id"].as_str().unwrap();
 
     let good = manifest(&file_id);
     let with = |f: &dyn Fn(&mut Value)| {
@@ -342,6 +344,14 @@ async fn bad_suite_requests_name_the_field() {
         assert_eq!(status, 400, "expected 400 for {path}: {response}");
         assert_error(status, &response, 400, path);
     }
+
+    // A file whose name says nothing is fine once the format is declared.
+    let declared = with(&|m| {
+        m["tasks"][1]["dataset"]["file_id"] = json!(txt_id);
+        m["tasks"][1]["dataset"]["format"] = json!("jsonl");
+    });
+    let (status, body) = server.post("/api/v1/llm/evals/suites", &declared).await;
+    assert_eq!(status, 200, "{body}");
 
     // A grader referencing the uploaded .py is fine.
     let ok = with(&|m| m["tasks"][0]["grader"] = json!({"file_id": py_id}));

@@ -84,6 +84,20 @@ pub enum DatasetFormat {
     Csv,
 }
 
+impl DatasetFormat {
+    /// The format a file name implies: `.jsonl` / `.ndjson` → JSONL, `.csv` → CSV.
+    pub fn from_filename(name: &str) -> Option<Self> {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+            Some(DatasetFormat::Jsonl)
+        } else if lower.ends_with(".csv") {
+            Some(DatasetFormat::Csv)
+        } else {
+            None
+        }
+    }
+}
+
 /// Hugging Face `data_files`: one file, a list of files, or a map of split name to one file
 /// or a list of files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

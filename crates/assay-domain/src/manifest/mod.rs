@@ -222,6 +222,8 @@ pub struct FileRef {
     pub file_id: String,
     /// What the file is used as.
     pub kind: FileRefKind,
+    /// For datasets, the declared `format`; `None` means it is inferred from the file name.
+    pub format: Option<DatasetFormat>,
 }
 
 impl Manifest {
@@ -253,7 +255,13 @@ impl Manifest {
                 }
             }
             if let Some(id) = task.grader.as_ref().and_then(|g| g.file_id.as_ref()) {
-                push_ref(&mut refs, &field(&tp, "grader"), id, FileRefKind::Python);
+                push_ref(
+                    &mut refs,
+                    &field(&tp, "grader"),
+                    id,
+                    FileRefKind::Python,
+                    None,
+                );
             }
             if let Some(id) = task.preprocess.as_ref().and_then(|p| p.file_id.as_ref()) {
                 push_ref(
@@ -261,6 +269,7 @@ impl Manifest {
                     &field(&tp, "preprocess"),
                     id,
                     FileRefKind::Python,
+                    None,
                 );
             }
         }
@@ -288,16 +297,23 @@ impl Manifest {
 fn push_dataset_ref(refs: &mut Vec<FileRef>, ds: &Dataset, path: &str) {
     if ds.effective_source() == Some(DatasetSource::File) {
         if let Some(id) = &ds.file_id {
-            push_ref(refs, path, id, FileRefKind::Dataset);
+            push_ref(refs, path, id, FileRefKind::Dataset, ds.format);
         }
     }
 }
 
-fn push_ref(refs: &mut Vec<FileRef>, parent: &str, file_id: &str, kind: FileRefKind) {
+fn push_ref(
+    refs: &mut Vec<FileRef>,
+    parent: &str,
+    file_id: &str,
+    kind: FileRefKind,
+    format: Option<DatasetFormat>,
+) {
     refs.push(FileRef {
         path: field(parent, "file_id"),
         file_id: file_id.to_string(),
         kind,
+        format,
     });
 }
 

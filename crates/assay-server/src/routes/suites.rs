@@ -5,7 +5,7 @@ use assay_domain::api::{
     CreateSuiteVersionRequest, FilePurpose, ListObject, SuiteDeletedObject, SuiteObject,
     SuiteVersionObject,
 };
-use assay_domain::manifest::{validate_manifest, FileRefKind};
+use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind};
 use assay_domain::Principal;
 use assay_store::{NewSuite, NewVersion, StoreError};
 use axum::extract::{Path, State};
@@ -55,6 +55,18 @@ async fn prepare_version(
             return Err(ApiError::invalid(
                 &file_ref.path,
                 format!("file {} is not a Python (.py) file", file_ref.file_id),
+            ));
+        }
+        if file_ref.kind == FileRefKind::Dataset
+            && file_ref.format.is_none()
+            && DatasetFormat::from_filename(&file.object.filename).is_none()
+        {
+            return Err(ApiError::invalid(
+                &file_ref.path,
+                format!(
+                    "cannot tell the format of file {} ({}) from its name; set the dataset's format to jsonl or csv",
+                    file_ref.file_id, file.object.filename
+                ),
             ));
         }
         if !file_ids.contains(&file_ref.file_id) {
