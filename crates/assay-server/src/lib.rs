@@ -74,6 +74,7 @@ pub struct AppState {
 #[openapi(
     info(title = "Assay", description = "A self-hostable LLM evaluation service implementing the MKA1 Evals API."),
     modifiers(&BearerAuth),
+    components(schemas(assay_domain::api::Order, assay_domain::api::FilePurpose, error::ErrorBody)),
     tags(
         (name = "suites", description = "Versioned suites of declarative eval tasks"),
         (name = "files", description = "Uploaded datasets, Python graders and run artifacts"),
@@ -94,6 +95,62 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents the error responses every API operation can give, in the error envelope:
+/// 400 and 401 everywhere, 404 where a path names a resource, 413 where a body is sent.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, HttpMethod, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let has_path_params = path.contains('{');
+            for (method, operation) in [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ] {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                add(
+                    "400",
+                    "Invalid request; `error.details.param` names the field",
+                );
+                add("401", "Missing or invalid API key");
+                if has_path_params {
+                    add("404", "Unknown, deleted, or another tenant's resource");
+                }
+                if matches!(
+                    method,
+                    HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch
+                ) {
+                    add("413", "The request body is too large");
+                }
+            }
+        }
+    }
+}
+
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use routes::{files, health, suites};
@@ -101,7 +158,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
         .layer(DefaultBodyLimit::disable());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .merge(uploads)
@@ -114,7 +171,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             suites::list_suite_versions
         ))
         .routes(routes!(suites::get_suite_version))
-        .split_for_parts()
+        .split_for_parts();
+    // Modifiers on `ApiDoc` run before the routes are added, so this one runs here.
+    ErrorResponses.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The OpenAPI document of the implemented routes.

@@ -138,7 +138,28 @@ async fn openapi_describes_exactly_the_routes() {
             assert_eq!(response.status(), 401, "{entry}");
         }
     }
+    for (path, item) in paths {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            for code in ["200", "400", "401"] {
+                assert!(
+                    responses.contains_key(code),
+                    "{method} {path} does not document {code}"
+                );
+            }
+            if path.contains('{') {
+                assert!(
+                    responses.contains_key("404"),
+                    "{method} {path} does not document 404"
+                );
+            }
+        }
+    }
     assert!(doc["components"]["schemas"]["SuiteObject"].is_object());
+    assert!(doc["components"]["schemas"]["Order"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer_auth"].is_object());
 
     let response = server

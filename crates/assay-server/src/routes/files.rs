@@ -172,12 +172,14 @@ pub struct ListFilesQuery {
     /// A file id: list the files after it.
     after: Option<String>,
     /// Page size, 1 to 10000 (default 10000).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<i64>,
     /// `asc` or `desc` by creation time (default `desc`).
     order: Option<Order>,
     /// Only files with this purpose.
     purpose: Option<FilePurpose>,
-    /// Only files whose content has this SHA-256 (hex).
+    /// Only files whose content has this SHA-256 (64 hex digits).
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     sha256: Option<String>,
 }
 
@@ -248,7 +250,8 @@ pub async fn delete_file(
 /// Download a file's content, served with the content type of its kind.
 #[utoipa::path(get, path = "/api/v1/llm/files/{file_id}/content", tag = "files",
     params(("file_id" = String, Path)),
-    responses((status = 200, description = "The raw bytes", content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, description = "The raw bytes, served with the content type of the file's kind (e.g. application/jsonl, text/csv, text/x-python)",
+            content((Vec<u8> = "application/jsonl"), (Vec<u8> = "text/csv"), (Vec<u8> = "text/x-python"), (Vec<u8> = "application/json"), (Vec<u8> = "text/plain"), (Vec<u8> = "*/*"))),
         (status = 404, body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn get_file_content(

@@ -122,6 +122,7 @@ pub struct ListSuitesQuery {
     /// A suite id: list the suites after it.
     after: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Leave out suites visible only through a share.
     #[allow(dead_code)]
@@ -221,6 +222,7 @@ pub struct ListVersionsQuery {
     /// A version id (`eval_sver_…`): list the versions after it.
     after: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -246,7 +248,7 @@ pub async fn list_suite_versions(
 
 /// Get one version of a suite by its number.
 #[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}/versions/{version}", tag = "suites",
-    params(("suite_id" = String, Path), ("version" = i64, Path, minimum = 1)),
+    params(("suite_id" = String, Path), ("version" = i64, Path, minimum = 1, maximum = 9007199254740991.0)),
     responses((status = 200, body = SuiteVersionObject), (status = 404, body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn get_suite_version(
