@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod generation;
 pub mod ids;
 pub mod json;
 pub mod manifest;

@@ -2,8 +2,10 @@
 
 pub mod files;
 pub mod list;
+pub mod runs;
 pub mod suites;
 
 pub use files::*;
 pub use list::*;
+pub use runs::*;
 pub use suites::*;
