@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The write conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The batched sample writer failed to commit or has stopped.
+    #[error("sample write: {0}")]
+    Write(String),
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

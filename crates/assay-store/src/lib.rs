@@ -10,6 +10,8 @@ mod db;
 mod error;
 mod files;
 mod keys;
+mod runs;
+mod samples;
 mod sql;
 mod suites;
 
@@ -18,6 +20,8 @@ pub use db::{Backend, DatabaseConfig};
 pub use error::{PutError, StoreError};
 pub use files::{FileFilter, NewFile, StoredFile};
 pub use keys::{ApiKeyRecord, NewApiKey};
+pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
+pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
 pub use suites::{NewSuite, NewVersion};
 
 use sqlx::AnyPool;

@@ -173,8 +173,15 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        let runs = sqlx::query(
+            "UPDATE runs SET deleted_at = $1 WHERE suite_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(now_unix())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(0)
+        Ok(runs.rows_affected() as i64)
     }
 
     /// Adds the next version to a suite the caller owns, optionally making it active.
@@ -272,5 +279,18 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         read_version(&row)
+    }
+
+    /// The manifest of a version by its id, for executors (no tenancy check).
+    pub async fn suite_version_manifest(
+        &self,
+        version_id: &str,
+    ) -> Result<serde_json::Value, StoreError> {
+        let row = sqlx::query("SELECT manifest FROM suite_versions WHERE id = $1")
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        json_col(&row, "manifest")
     }
 }

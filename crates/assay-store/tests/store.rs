@@ -491,3 +491,263 @@ async fn concurrent_versions_get_distinct_numbers() {
     })
     .await;
 }
+
+fn new_run(suite_id: &str, version_id: &str) -> assay_store::NewRun {
+    assay_store::NewRun {
+        suite_id: suite_id.into(),
+        suite_version: 1,
+        suite_version_id: version_id.into(),
+        models: vec!["m1".into(), "m2".into()],
+        task_ids: None,
+        judge_model: None,
+        embedding_model: None,
+        generation: Default::default(),
+        settings: assay_domain::api::RunSettings {
+            generation_concurrency: 4,
+            grader_concurrency: 2,
+            max_samples_per_task: None,
+            max_workflow_sample_activities: None,
+        },
+        metadata: Metadata::new(),
+    }
+}
+
+fn new_samples(n: i64) -> Vec<assay_store::NewSample> {
+    (0..n)
+        .flat_map(|i| {
+            ["m1", "m2"].map(|m| assay_store::NewSample {
+                task_id: "t".into(),
+                model: m.into(),
+                sample_index: i,
+                dataset_row: serde_json::from_value(json!({"q": i})).unwrap(),
+                prompt: format!("q{i}"),
+                target: Some(i.to_string()),
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn runs_samples_and_group_commit() {
+    use assay_domain::api::{RunStatus, SampleStatus};
+    use assay_store::{RunFilter, SampleFilter, SampleUpdate, SampleUsage};
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let other = principal("o", "other", None);
+        let s = store
+            .create_suite(&me, &suite("r"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let run = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        assert_eq!(run.object.status, RunStatus::Queued);
+        assert!(!run.planned);
+        assert!(matches!(
+            store.get_run(&other, &run.object.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Planning twice keeps one sample per key.
+        store
+            .insert_samples(&run.object.id, &new_samples(3))
+            .await
+            .unwrap();
+        store
+            .insert_samples(&run.object.id, &new_samples(3))
+            .await
+            .unwrap();
+        assert_eq!(store.count_samples(&run.object.id).await.unwrap(), 6);
+        store.mark_planned(&run.object.id, 6).await.unwrap();
+        let r = store.run_record(&run.object.id).await.unwrap();
+        assert_eq!(r.object.status, RunStatus::InProgress);
+        assert_eq!(r.object.request_counts.total, 6);
+        assert!(r.planned && r.object.started_at.is_some());
+
+        let batch = store
+            .sample_batch(&run.object.id, 0, 100, true)
+            .await
+            .unwrap();
+        assert_eq!(batch.len(), 6);
+        let writer = store.sample_writer();
+        // Drive every sample concurrently through the writer; completing twice counts once.
+        let mut handles = Vec::new();
+        for (i, s) in batch.iter().enumerate() {
+            let writer = writer.clone();
+            let id = s.object.id.clone();
+            handles.push(tokio::spawn(async move {
+                writer
+                    .send(SampleUpdate::Generating { id: id.clone() })
+                    .await
+                    .unwrap();
+                writer
+                    .send(SampleUpdate::Generated {
+                        id: id.clone(),
+                        output_text: format!("answer {i}"),
+                        reasoning: Some("thought".into()),
+                        response_id: Some(format!("resp_{i}")),
+                        usage: SampleUsage {
+                            input_tokens: Some(10),
+                            output_tokens: Some(2),
+                            ..Default::default()
+                        },
+                        attempts: 1,
+                        phase_timings: json!({}),
+                    })
+                    .await
+                    .unwrap();
+                writer
+                    .send(SampleUpdate::Scoring { id: id.clone() })
+                    .await
+                    .unwrap();
+                let update = if i == 0 {
+                    SampleUpdate::Failed {
+                        id: id.clone(),
+                        error: json!({"type": "timeout"}),
+                        attempts: Some(3),
+                    }
+                } else {
+                    SampleUpdate::Completed {
+                        id: id.clone(),
+                        extracted_output: Some(i.to_string()),
+                        scores: serde_json::from_value(json!({"exact_match": (i % 2) as f64}))
+                            .unwrap(),
+                        judge: None,
+                    }
+                };
+                writer.send(update.clone()).await.unwrap();
+                writer.send(update).await.unwrap();
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let r = store.run_record(&run.object.id).await.unwrap();
+        assert_eq!(r.object.request_counts.completed, 5);
+        assert_eq!(r.object.request_counts.failed, 1);
+        assert!(store
+            .sample_batch(&run.object.id, 0, 100, true)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let page = |limit| PageRequest { after: None, limit };
+        let all = SampleFilter {
+            include_dataset_row: true,
+            ..Default::default()
+        };
+        let (samples, more) = store
+            .list_samples(&me, &run.object.id, &all, &page(4))
+            .await
+            .unwrap();
+        assert!(more);
+        assert_eq!(samples.len(), 4);
+        assert!(samples[0].reasoning.is_none(), "reasoning only on request");
+        assert!(samples[0].dataset_row.is_some());
+        let (rest, more) = store
+            .list_samples(
+                &me,
+                &run.object.id,
+                &all,
+                &PageRequest {
+                    after: Some(samples[3].id.clone()),
+                    limit: 4,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!more);
+        assert_eq!(rest.len(), 2);
+        let failed = SampleFilter {
+            status: Some(SampleStatus::Failed),
+            include_reasoning: true,
+            ..Default::default()
+        };
+        let (f, _) = store
+            .list_samples(&me, &run.object.id, &failed, &page(10))
+            .await
+            .unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].error, Some(json!({"type": "timeout"})));
+        assert!(f[0].dataset_row.is_none());
+        let scored = SampleFilter {
+            score: Some(("exact_match".into(), Some(1.0), None)),
+            ..Default::default()
+        };
+        let (hi, _) = store
+            .list_samples(&me, &run.object.id, &scored, &page(1))
+            .await
+            .unwrap();
+        assert_eq!(hi.len(), 1);
+        let (hi_all, more) = store
+            .list_samples(&me, &run.object.id, &scored, &page(10))
+            .await
+            .unwrap();
+        assert!(!more);
+        assert!(hi_all.iter().all(|s| s.scores["exact_match"] == json!(1.0)));
+        let by_model = SampleFilter {
+            model: Some("m2".into()),
+            sample_index: Some(1),
+            ..Default::default()
+        };
+        let (one, _) = store
+            .list_samples(&me, &run.object.id, &by_model, &page(10))
+            .await
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!((one[0].model.as_str(), one[0].sample_index), ("m2", 1));
+
+        // Listing and filters.
+        let (runs, _) = store
+            .list_runs(&me, &RunFilter::default(), &page(10))
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        let done = RunFilter {
+            status: Some(RunStatus::Completed),
+            ..Default::default()
+        };
+        assert!(store
+            .list_runs(&me, &done, &page(10))
+            .await
+            .unwrap()
+            .0
+            .is_empty());
+
+        // Leases: one owner at a time; the holder renews.
+        assert!(store.lease_run(&run.object.id, "node-a", 30).await.unwrap());
+        assert!(!store.lease_run(&run.object.id, "node-b", 30).await.unwrap());
+        assert!(store.lease_run(&run.object.id, "node-a", 30).await.unwrap());
+        assert_eq!(
+            store.claimable_runs("node-b", 10).await.unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store.claimable_runs("node-a", 10).await.unwrap(),
+            vec![run.object.id.clone()]
+        );
+        store.release_run(&run.object.id, "node-a").await.unwrap();
+        assert!(store.lease_run(&run.object.id, "node-b", 30).await.unwrap());
+
+        // Cancel, then the executor finishes it.
+        assert_eq!(
+            store.request_cancel(&me, &run.object.id).await.unwrap(),
+            RunStatus::Cancelling
+        );
+        store.finish_cancel(&run.object.id).await.unwrap();
+        let r = store.get_run(&me, &run.object.id).await.unwrap();
+        assert_eq!(r.object.status, RunStatus::Cancelled);
+        assert!(r.object.cancelled_at.is_some());
+        assert!(matches!(
+            store.request_cancel(&me, &run.object.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // Deleting the suite takes its runs with it.
+        assert_eq!(store.delete_suite(&me, &s.id).await.unwrap(), 1);
+        assert!(matches!(
+            store.get_run(&me, &run.object.id).await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}

@@ -543,3 +543,39 @@ mod tests {
         assert!(RunStatus::Queued.is_cancellable());
     }
 }
+
+/// How a run executes: the create-run knobs that are not part of the run object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Model calls in flight at once.
+    pub generation_concurrency: i64,
+    /// Scoring jobs in flight at once.
+    pub grader_concurrency: i64,
+    /// Cap on rows per task.
+    pub max_samples_per_task: Option<i64>,
+    /// Temporal: sample activities per workflow execution before continue-as-new.
+    pub max_workflow_sample_activities: Option<i64>,
+}
+
+/// Default model calls in flight per run.
+pub const DEFAULT_GENERATION_CONCURRENCY: i64 = 8;
+/// Default scoring jobs in flight per run.
+pub const DEFAULT_GRADER_CONCURRENCY: i64 = 4;
+
+impl CreateRunRequest {
+    /// The execution settings, with defaults (`concurrency` stands in for
+    /// `generation_concurrency` when only it is given).
+    pub fn settings(&self) -> RunSettings {
+        RunSettings {
+            generation_concurrency: self
+                .generation_concurrency
+                .or(self.concurrency)
+                .unwrap_or(DEFAULT_GENERATION_CONCURRENCY),
+            grader_concurrency: self
+                .grader_concurrency
+                .unwrap_or(DEFAULT_GRADER_CONCURRENCY),
+            max_samples_per_task: self.max_samples_per_task,
+            max_workflow_sample_activities: self.max_workflow_sample_activities,
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! Runs: creation, reads, leases for executors, status transitions and finalization.
+
+use assay_domain::api::{
+    Metadata, PageRequest, RequestCounts, RunObject, RunSettings, RunStatus, RunTokens,
+};
+use assay_domain::generation::GenerationConfig;
+use assay_domain::{ids, now_unix, Principal};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::sql::{
+    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Sql,
+};
+use crate::{Store, StoreError};
+
+/// A run about to be created.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub suite_id: String,
+    pub suite_version: i64,
+    pub suite_version_id: String,
+    pub models: Vec<String>,
+    pub task_ids: Option<Vec<String>>,
+    pub judge_model: Option<String>,
+    pub embedding_model: Option<String>,
+    /// Already normalized.
+    pub generation: GenerationConfig,
+    pub settings: RunSettings,
+    pub metadata: Metadata,
+}
+
+/// Everything an executor needs about a run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub object: RunObject,
+    pub settings: RunSettings,
+    /// The owner, for files the run writes (artifacts).
+    pub owner: Principal,
+    /// Whether its samples have been persisted.
+    pub planned: bool,
+    pub result_file_id: Option<String>,
+    pub samples_file_id: Option<String>,
+}
+
+/// Filters of `GET /runs`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub suite_id: Option<String>,
+    pub suite_version: Option<i64>,
+    pub status: Option<RunStatus>,
+}
+
+/// What finalization records on a completed run.
+#[derive(Debug, Clone)]
+pub struct RunResults {
+    pub metrics: Value,
+    pub tokens: RunTokens,
+    pub result_file_id: String,
+    pub samples_file_id: String,
+}
+
+pub(crate) const RUN_COLUMNS: &str = "runs.id, runs.org_id, runs.team_id, runs.user_id, runs.suite_id, \
+     runs.suite_version, runs.suite_version_id, runs.status, runs.models, runs.task_ids, runs.judge_model, \
+     runs.embedding_model, runs.generation, runs.settings, runs.metadata, runs.total, runs.completed, \
+     runs.failed, runs.metrics, runs.error, runs.artifact_file_ids, runs.result_file_id, runs.samples_file_id, \
+     runs.agent_name, runs.agent_version, runs.agent_effort, runs.cost_usd, runs.tokens_input, \
+     runs.tokens_output, runs.tokens_cached, runs.tokens_reasoning, runs.planned, runs.created_at, \
+     runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at";
+
+fn opt_json(row: &AnyRow, column: &str) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
+    let status: String = row.try_get("status")?;
+    let status = RunStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?;
+    let task_ids: Option<String> = row.try_get("task_ids")?;
+    let task_ids = task_ids
+        .map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("task_ids: {e}")))
+        })
+        .transpose()?;
+    let object = RunObject {
+        id: row.try_get("id")?,
+        object: "eval.run".into(),
+        suite_id: row.try_get("suite_id")?,
+        suite_version: row.try_get("suite_version")?,
+        suite_version_id: row.try_get("suite_version_id")?,
+        org_id: row.try_get("org_id")?,
+        team_id: row.try_get("team_id")?,
+        status,
+        models: json_col(row, "models")?,
+        task_ids,
+        judge_model: row.try_get("judge_model")?,
+        embedding_model: row.try_get("embedding_model")?,
+        generation: json_col(row, "generation")?,
+        request_counts: RequestCounts {
+            total: row.try_get("total")?,
+            completed: row.try_get("completed")?,
+            failed: row.try_get("failed")?,
+        },
+        metrics: opt_json(row, "metrics")?,
+        error: opt_json(row, "error")?,
+        artifact_file_ids: json_col(row, "artifact_file_ids")?,
+        metadata: json_col(row, "metadata")?,
+        agent_name: row.try_get("agent_name")?,
+        agent_version: row.try_get("agent_version")?,
+        agent_effort: row.try_get("agent_effort")?,
+        cost_usd: row.try_get("cost_usd")?,
+        tokens: RunTokens {
+            input: row.try_get("tokens_input")?,
+            output: row.try_get("tokens_output")?,
+            cached: row.try_get("tokens_cached")?,
+            reasoning: row.try_get("tokens_reasoning")?,
+        },
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        completed_at: row.try_get("completed_at")?,
+        cancelled_at: row.try_get("cancelled_at")?,
+        failed_at: row.try_get("failed_at")?,
+    };
+    Ok(RunRecord {
+        owner: Principal {
+            key_id: String::new(),
+            org_id: object.org_id.clone(),
+            team_id: object.team_id.clone(),
+            user_id: row.try_get("user_id")?,
+            is_admin: false,
+        },
+        settings: json_col(row, "settings")?,
+        planned: row.try_get::<i64, _>("planned")? != 0,
+        result_file_id: row.try_get("result_file_id")?,
+        samples_file_id: row.try_get("samples_file_id")?,
+        object,
+    })
+}
+
+impl Store {
+    /// Creates a queued run owned by the caller.
+    pub async fn create_run(
+        &self,
+        owner: &Principal,
+        run: &NewRun,
+    ) -> Result<RunRecord, StoreError> {
+        let id = ids::new_id(ids::RUN);
+        let now = now_unix();
+        sqlx::query(
+            "INSERT INTO runs (id, org_id, team_id, user_id, suite_id, suite_version, suite_version_id, status, \
+             models, task_ids, judge_model, embedding_model, generation, settings, metadata, artifact_file_ids, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, '[]', $15, $15)",
+        )
+        .bind(&id)
+        .bind(&owner.org_id)
+        .bind(&owner.team_id)
+        .bind(&owner.user_id)
+        .bind(&run.suite_id)
+        .bind(run.suite_version)
+        .bind(&run.suite_version_id)
+        .bind(to_json(&run.models))
+        .bind(run.task_ids.as_ref().map(to_json))
+        .bind(&run.judge_model)
+        .bind(&run.embedding_model)
+        .bind(to_json(&run.generation))
+        .bind(to_json(&run.settings))
+        .bind(to_json(&run.metadata))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.run_record(&id).await
+    }
+
+    /// A live run the caller may see.
+    pub async fn get_run(&self, caller: &Principal, id: &str) -> Result<RunRecord, StoreError> {
+        read_run(&fetch_visible(&self.pool, "runs", RUN_COLUMNS, caller, id).await?)
+    }
+
+    /// A run by id, for executors (no tenancy check; deleted runs included).
+    pub async fn run_record(&self, id: &str) -> Result<RunRecord, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE runs.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        read_run(&row)
+    }
+
+    /// A page of the runs the caller may see, newest first.
+    pub async fn list_runs(
+        &self,
+        caller: &Principal,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> Result<(Vec<RunObject>, bool), StoreError> {
+        let cursor = cursor_seq(&self.pool, "runs", caller, page.after.as_ref()).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE runs.deleted_at IS NULL AND "
+        ));
+        push_visible(&mut sql, "runs");
+        if filter.suite_id.is_some() {
+            sql.push(" AND runs.suite_id = ");
+            sql.param();
+        }
+        if filter.suite_version.is_some() {
+            sql.push(" AND runs.suite_version = ");
+            sql.param();
+        }
+        if filter.status.is_some() {
+            sql.push(" AND runs.status = ");
+            sql.param();
+        }
+        if cursor.is_some() {
+            sql.push(" AND runs.seq < ");
+            sql.param();
+        }
+        sql.push(" ORDER BY runs.seq DESC LIMIT ");
+        sql.param();
+        let mut query = bind_visible(sqlx::query(&sql.text), caller);
+        if let Some(s) = &filter.suite_id {
+            query = query.bind(s);
+        }
+        if let Some(v) = filter.suite_version {
+            query = query.bind(v);
+        }
+        if let Some(s) = filter.status {
+            query = query.bind(s.as_str());
+        }
+        if let Some(seq) = cursor {
+            query = query.bind(seq);
+        }
+        let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
+        into_page(rows, page.limit, |r| read_run(r).map(|r| r.object))
+    }
+
+    /// Soft-deletes a run the caller may see.
+    pub async fn delete_run(&self, caller: &Principal, id: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::new("UPDATE runs SET deleted_at = ");
+        sql.param();
+        sql.push(" WHERE runs.id = ");
+        sql.param();
+        sql.push(" AND runs.deleted_at IS NULL AND ");
+        push_visible(&mut sql, "runs");
+        let done = bind_visible(sqlx::query(&sql.text).bind(now_unix()).bind(id), caller)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Asks a queued or running run to stop: it becomes `cancelling` (an executor finishes
+    /// the job), or `cancelled` at once when it never started. Returns the new status.
+    pub async fn request_cancel(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<RunStatus, StoreError> {
+        let run = self.get_run(caller, id).await?;
+        let status = run.object.status;
+        if !status.is_cancellable() {
+            if status == RunStatus::Cancelling {
+                return Ok(status);
+            }
+            return Err(StoreError::Conflict(format!(
+                "a {} run cannot be cancelled",
+                status.as_str()
+            )));
+        }
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'cancelling', updated_at = $1 WHERE id = $2 \
+             AND status IN ('queued', 'in_progress', 'finalizing')",
+        )
+        .bind(now_unix())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            // It moved on meanwhile; report what it is now.
+            return Ok(self.run_record(id).await?.object.status);
+        }
+        Ok(RunStatus::Cancelling)
+    }
+
+    /// Non-terminal, undeleted runs whose lease is free, expired, or already `owner`'s.
+    pub async fn claimable_runs(&self, owner: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE status IN ('queued', 'in_progress', 'finalizing', 'cancelling') \
+             AND deleted_at IS NULL AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2) \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(owner)
+        .bind(now_unix())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Takes (or renews) the lease on a run for `ttl_seconds`; false when another owner
+    /// holds a live lease or the run has ended.
+    pub async fn lease_run(
+        &self,
+        id: &str,
+        owner: &str,
+        ttl_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_unix();
+        let done = sqlx::query(
+            "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3 \
+             AND status IN ('queued', 'in_progress', 'finalizing', 'cancelling') \
+             AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $4)",
+        )
+        .bind(owner)
+        .bind(now + ttl_seconds)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up a lease.
+    pub async fn release_run(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that the run's samples are persisted: `total` samples, now `in_progress`.
+    pub async fn mark_planned(&self, id: &str, total: i64) -> Result<(), StoreError> {
+        let now = now_unix();
+        sqlx::query(
+            "UPDATE runs SET planned = 1, total = $1, updated_at = $2, started_at = COALESCE(started_at, $2), \
+             status = CASE WHEN status = 'queued' THEN 'in_progress' ELSE status END WHERE id = $3",
+        )
+        .bind(total)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a run started (`in_progress`) if it was queued.
+    pub async fn mark_started(&self, id: &str) -> Result<(), StoreError> {
+        let now = now_unix();
+        sqlx::query(
+            "UPDATE runs SET status = 'in_progress', started_at = COALESCE(started_at, $1), updated_at = $1 \
+             WHERE id = $2 AND status = 'queued'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves an `in_progress` run to `finalizing`; false when it is no longer in progress.
+    pub async fn mark_finalizing(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'finalizing', updated_at = $1 WHERE id = $2 AND status = 'in_progress'",
+        )
+        .bind(now_unix())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Completes a finalizing run with its results.
+    pub async fn complete_run(&self, id: &str, results: &RunResults) -> Result<bool, StoreError> {
+        let now = now_unix();
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'completed', metrics = $1, tokens_input = $2, tokens_output = $3, \
+             tokens_cached = $4, tokens_reasoning = $5, result_file_id = $6, samples_file_id = $7, \
+             artifact_file_ids = $8, completed_at = $9, updated_at = $9, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $10 AND status = 'finalizing'",
+        )
+        .bind(to_json(&results.metrics))
+        .bind(results.tokens.input)
+        .bind(results.tokens.output)
+        .bind(results.tokens.cached)
+        .bind(results.tokens.reasoning)
+        .bind(&results.result_file_id)
+        .bind(&results.samples_file_id)
+        .bind(to_json(&vec![results.result_file_id.clone(), results.samples_file_id.clone()]))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a run as `failed` with a run-level error.
+    pub async fn fail_run(&self, id: &str, error: &Value) -> Result<(), StoreError> {
+        let now = now_unix();
+        sqlx::query(
+            "UPDATE runs SET status = 'failed', error = $1, failed_at = $2, updated_at = $2, \
+             lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $3 AND status IN ('queued', 'in_progress', 'finalizing')",
+        )
+        .bind(to_json(error))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a cancelling run as `cancelled`.
+    pub async fn finish_cancel(&self, id: &str) -> Result<(), StoreError> {
+        let now = now_unix();
+        sqlx::query(
+            "UPDATE runs SET status = 'cancelled', cancelled_at = $1, updated_at = $1, \
+             lease_owner = NULL, lease_expires_at = NULL WHERE id = $2 AND status = 'cancelling'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The current status of a run, cheaply (for executors polling for cancellation).
+    pub async fn run_status(&self, id: &str) -> Result<RunStatus, StoreError> {
+        let row = sqlx::query("SELECT status FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let status: String = row.try_get("status")?;
+        RunStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))
+    }
+}

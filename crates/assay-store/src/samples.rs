@@ -1,0 +1,535 @@
+//! Samples: persisted before any model call, advanced through their states in batched
+//! transactions (one writer, many samples per commit), and read back in pages.
+
+use std::collections::HashMap;
+
+use assay_domain::api::{PageRequest, SampleObject, SampleStatus};
+use assay_domain::{ids, now_unix, Principal};
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sql::{into_page, to_json, Sql};
+use crate::{Store, StoreError};
+
+/// A sample about to be persisted by planning.
+#[derive(Debug, Clone)]
+pub struct NewSample {
+    pub task_id: String,
+    pub model: String,
+    pub sample_index: i64,
+    pub dataset_row: Map<String, Value>,
+    pub prompt: String,
+    pub target: Option<String>,
+}
+
+/// Token figures of one generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleUsage {
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cached_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+    /// Counted from text rather than reported by the provider.
+    pub estimated: bool,
+}
+
+/// One state change of a sample.
+#[derive(Debug, Clone)]
+pub enum SampleUpdate {
+    /// A model call is about to start.
+    Generating { id: String },
+    /// The model answered.
+    Generated {
+        id: String,
+        output_text: String,
+        reasoning: Option<String>,
+        response_id: Option<String>,
+        usage: SampleUsage,
+        attempts: i64,
+        phase_timings: Value,
+    },
+    /// Scoring is about to start.
+    Scoring { id: String },
+    /// Scored.
+    Completed {
+        id: String,
+        extracted_output: Option<String>,
+        scores: Map<String, Value>,
+        judge: Option<Value>,
+    },
+    /// Ended without a score (the error says why).
+    Failed {
+        id: String,
+        error: Value,
+        attempts: Option<i64>,
+    },
+}
+
+/// Filters of `GET /runs/{id}/samples`.
+#[derive(Debug, Clone, Default)]
+pub struct SampleFilter {
+    pub task_id: Option<String>,
+    pub model: Option<String>,
+    pub status: Option<SampleStatus>,
+    pub sample_index: Option<i64>,
+    /// `(metric, min, max)`: keep samples whose numeric score lies within the bounds.
+    pub score: Option<(String, Option<f64>, Option<f64>)>,
+    pub include_dataset_row: bool,
+    pub include_reasoning: bool,
+}
+
+const SAMPLE_COLUMNS: &str = "samples.seq, samples.id, samples.run_id, samples.task_id, samples.model, \
+     samples.sample_index, samples.status, samples.dataset_row, samples.prompt, samples.target, \
+     samples.response_id, samples.output_text, samples.reasoning, samples.extracted_output, samples.scores, \
+     samples.judge, samples.error, samples.cost_usd, samples.input_tokens, samples.output_tokens, \
+     samples.cached_tokens, samples.reasoning_tokens, samples.tokens_estimated, samples.phase_timings, \
+     samples.created_at, samples.started_at, samples.completed_at";
+
+fn opt_json<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+/// A stored sample with its position in the run.
+#[derive(Debug, Clone)]
+pub struct StoredSample {
+    pub seq: i64,
+    pub object: SampleObject,
+}
+
+fn read_sample(row: &AnyRow) -> Result<StoredSample, StoreError> {
+    let status: String = row.try_get("status")?;
+    let status = SampleStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("sample status {status:?}")))?;
+    Ok(StoredSample {
+        seq: row.try_get("seq")?,
+        object: SampleObject {
+            id: row.try_get("id")?,
+            object: "eval.sample".into(),
+            run_id: row.try_get("run_id")?,
+            task_id: row.try_get("task_id")?,
+            model: row.try_get("model")?,
+            sample_index: row.try_get("sample_index")?,
+            status,
+            dataset_row: opt_json(row, "dataset_row")?,
+            prompt: row.try_get("prompt")?,
+            target: row.try_get("target")?,
+            response_id: row.try_get("response_id")?,
+            output_text: row.try_get("output_text")?,
+            reasoning: row.try_get("reasoning")?,
+            extracted_output: row.try_get("extracted_output")?,
+            scores: opt_json(row, "scores")?.unwrap_or_default(),
+            judge: opt_json(row, "judge")?,
+            error: opt_json(row, "error")?,
+            cost_usd: row.try_get("cost_usd")?,
+            input_tokens: row.try_get("input_tokens")?,
+            output_tokens: row.try_get("output_tokens")?,
+            cached_tokens: row.try_get("cached_tokens")?,
+            reasoning_tokens: row.try_get("reasoning_tokens")?,
+            tokens_estimated: row.try_get::<i64, _>("tokens_estimated")? != 0,
+            phase_timings: opt_json(row, "phase_timings")?,
+            created_at: row.try_get("created_at")?,
+            started_at: row.try_get("started_at")?,
+            completed_at: row.try_get("completed_at")?,
+        },
+    })
+}
+
+impl Store {
+    /// Persists planned samples; samples that already exist (same run, task, model and index)
+    /// are left as they are, so planning can be repeated after a crash.
+    pub async fn insert_samples(
+        &self,
+        run_id: &str,
+        samples: &[NewSample],
+    ) -> Result<(), StoreError> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let now = now_unix();
+        let mut tx = self.pool.begin().await?;
+        for s in samples {
+            sqlx::query(
+                "INSERT INTO samples (id, run_id, task_id, model, sample_index, status, dataset_row, prompt, \
+                 target, scores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, '{}', $9, $9) \
+                 ON CONFLICT (run_id, task_id, model, sample_index) DO NOTHING",
+            )
+            .bind(ids::new_id(ids::SAMPLE))
+            .bind(run_id)
+            .bind(&s.task_id)
+            .bind(&s.model)
+            .bind(s.sample_index)
+            .bind(to_json(&s.dataset_row))
+            .bind(&s.prompt)
+            .bind(&s.target)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many samples a run has.
+    pub async fn count_samples(&self, run_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM samples WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Up to `limit` samples of a run after position `after_seq`, in order; with `unfinished`
+    /// only those not yet completed or failed.
+    pub async fn sample_batch(
+        &self,
+        run_id: &str,
+        after_seq: i64,
+        limit: i64,
+        unfinished: bool,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        let filter = if unfinished {
+            " AND samples.status NOT IN ('completed', 'failed')"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = $1 AND samples.seq > $2{filter} \
+             ORDER BY samples.seq LIMIT $3"
+        ))
+        .bind(run_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_sample).collect()
+    }
+
+    /// A page of a visible run's samples, filtered.
+    pub async fn list_samples(
+        &self,
+        caller: &Principal,
+        run_id: &str,
+        filter: &SampleFilter,
+        page: &PageRequest,
+    ) -> Result<(Vec<SampleObject>, bool), StoreError> {
+        self.get_run(caller, run_id).await?;
+        let cursor = match &page.after {
+            Some(after) => {
+                let row = sqlx::query("SELECT seq FROM samples WHERE id = $1 AND run_id = $2")
+                    .bind(after)
+                    .bind(run_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
+                Some(row.try_get::<i64, _>("seq")?)
+            }
+            None => None,
+        };
+        // Score bounds are applied in Rust (scores are JSON), so read in chunks until the page fills.
+        let mut out = Vec::new();
+        let mut after_seq = cursor.unwrap_or(0);
+        let want = page.limit + 1;
+        loop {
+            let mut sql = Sql::new(&format!(
+                "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = "
+            ));
+            sql.param();
+            sql.push(" AND samples.seq > ");
+            sql.param();
+            if filter.task_id.is_some() {
+                sql.push(" AND samples.task_id = ");
+                sql.param();
+            }
+            if filter.model.is_some() {
+                sql.push(" AND samples.model = ");
+                sql.param();
+            }
+            if filter.status.is_some() {
+                sql.push(" AND samples.status = ");
+                sql.param();
+            }
+            if filter.sample_index.is_some() {
+                sql.push(" AND samples.sample_index = ");
+                sql.param();
+            }
+            sql.push(" ORDER BY samples.seq LIMIT ");
+            sql.param();
+            let mut query = sqlx::query(&sql.text).bind(run_id).bind(after_seq);
+            if let Some(t) = &filter.task_id {
+                query = query.bind(t);
+            }
+            if let Some(m) = &filter.model {
+                query = query.bind(m);
+            }
+            if let Some(s) = filter.status {
+                query = query.bind(s.as_str());
+            }
+            if let Some(i) = filter.sample_index {
+                query = query.bind(i);
+            }
+            let chunk = 500;
+            let rows = query.bind(chunk).fetch_all(&self.pool).await?;
+            let fetched = rows.len() as i64;
+            for row in &rows {
+                let sample = read_sample(row)?;
+                after_seq = sample.seq;
+                if score_in_bounds(&sample.object, filter) {
+                    out.push(row.clone());
+                    if out.len() as i64 >= want {
+                        break;
+                    }
+                }
+            }
+            if out.len() as i64 >= want || fetched < chunk {
+                break;
+            }
+        }
+        let (mut samples, more) = into_page(out, page.limit, |r| read_sample(r).map(|s| s.object))?;
+        for s in &mut samples {
+            if !filter.include_dataset_row {
+                s.dataset_row = None;
+            } else if let Some(row) = &mut s.dataset_row {
+                redact_data_uris(row);
+            }
+            if !filter.include_reasoning {
+                s.reasoning = None;
+            }
+        }
+        Ok((samples, more))
+    }
+
+    /// Starts the group-commit writer for sample updates (see [`SampleWriter`]).
+    pub fn sample_writer(&self) -> SampleWriter {
+        let (tx, rx) = mpsc::channel::<(SampleUpdate, oneshot::Sender<Result<(), String>>)>(4096);
+        let store = self.clone();
+        tokio::spawn(async move { store.write_loop(rx).await });
+        SampleWriter { tx }
+    }
+
+    async fn write_loop(
+        &self,
+        mut rx: mpsc::Receiver<(SampleUpdate, oneshot::Sender<Result<(), String>>)>,
+    ) {
+        const MAX_BATCH: usize = 512;
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let result = self.apply_updates(batch.iter().map(|(u, _)| u)).await;
+            let outcome = result.map_err(|e| e.to_string());
+            if let Err(e) = &outcome {
+                tracing::error!(error = %e, updates = batch.len(), "sample write failed");
+            }
+            for (_, ack) in batch {
+                let _ = ack.send(outcome.clone());
+            }
+        }
+    }
+
+    /// Applies updates in one transaction and adjusts each run's counters by the samples
+    /// that reached a terminal state in it.
+    async fn apply_updates<'a>(
+        &self,
+        updates: impl Iterator<Item = &'a SampleUpdate>,
+    ) -> Result<(), StoreError> {
+        let now = now_unix();
+        let mut tx = self.pool.begin().await?;
+        // run id → (completed, failed) deltas.
+        let mut deltas: HashMap<String, (i64, i64)> = HashMap::new();
+        for update in updates {
+            apply_one(&mut tx, update, now, &mut deltas).await?;
+        }
+        for (run_id, (completed, failed)) in deltas {
+            sqlx::query(
+                "UPDATE runs SET completed = completed + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(completed)
+            .bind(failed)
+            .bind(now)
+            .bind(&run_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn run_of(tx: &mut Transaction<'static, Any>, sample_id: &str) -> Result<String, StoreError> {
+    let row = sqlx::query("SELECT run_id FROM samples WHERE id = $1")
+        .bind(sample_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("run_id")?)
+}
+
+async fn apply_one(
+    tx: &mut Transaction<'static, Any>,
+    update: &SampleUpdate,
+    now: i64,
+    deltas: &mut HashMap<String, (i64, i64)>,
+) -> Result<(), StoreError> {
+    match update {
+        SampleUpdate::Generating { id } => {
+            sqlx::query(
+                "UPDATE samples SET status = 'generating', started_at = COALESCE(started_at, $1), updated_at = $1 \
+                 WHERE id = $2 AND status NOT IN ('completed', 'failed')",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SampleUpdate::Generated {
+            id,
+            output_text,
+            reasoning,
+            response_id,
+            usage,
+            attempts,
+            phase_timings,
+        } => {
+            sqlx::query(
+                "UPDATE samples SET status = 'ready_to_score', output_text = $1, reasoning = $2, response_id = $3, \
+                 input_tokens = $4, output_tokens = $5, cached_tokens = $6, reasoning_tokens = $7, \
+                 tokens_estimated = $8, attempts = $9, phase_timings = $10, error = NULL, updated_at = $11 \
+                 WHERE id = $12 AND status NOT IN ('completed', 'failed')",
+            )
+            .bind(output_text)
+            .bind(reasoning)
+            .bind(response_id)
+            .bind(usage.input_tokens)
+            .bind(usage.output_tokens)
+            .bind(usage.cached_tokens)
+            .bind(usage.reasoning_tokens)
+            .bind(i64::from(usage.estimated))
+            .bind(attempts)
+            .bind(to_json(phase_timings))
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SampleUpdate::Scoring { id } => {
+            sqlx::query(
+                "UPDATE samples SET status = 'scoring', updated_at = $1 WHERE id = $2 \
+                 AND status NOT IN ('completed', 'failed')",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        SampleUpdate::Completed {
+            id,
+            extracted_output,
+            scores,
+            judge,
+        } => {
+            let done = sqlx::query(
+                "UPDATE samples SET status = 'completed', extracted_output = $1, scores = $2, judge = $3, \
+                 error = NULL, completed_at = $4, updated_at = $4 WHERE id = $5 AND status NOT IN ('completed', 'failed')",
+            )
+            .bind(extracted_output)
+            .bind(to_json(scores))
+            .bind(judge.as_ref().map(to_json))
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                deltas.entry(run_of(tx, id).await?).or_default().0 += 1;
+            }
+        }
+        SampleUpdate::Failed {
+            id,
+            error,
+            attempts,
+        } => {
+            let done = sqlx::query(
+                "UPDATE samples SET status = 'failed', error = $1, attempts = COALESCE($2, attempts), \
+                 completed_at = $3, updated_at = $3 WHERE id = $4 AND status NOT IN ('completed', 'failed')",
+            )
+            .bind(to_json(error))
+            .bind(*attempts)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                deltas.entry(run_of(tx, id).await?).or_default().1 += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn score_in_bounds(sample: &SampleObject, filter: &SampleFilter) -> bool {
+    let Some((metric, min, max)) = &filter.score else {
+        return true;
+    };
+    let Some(value) = sample.scores.get(metric).and_then(score_number) else {
+        return false;
+    };
+    min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+}
+
+fn score_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// Replaces inline `data:` URIs (audio clips, images) in a row with a short marker.
+fn redact_data_uris(row: &mut Map<String, Value>) {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::String(s) if s.starts_with("data:") && s.len() > 64 => {
+                let kind = s.split([';', ',']).next().unwrap_or("data:").to_string();
+                *s = format!("{kind};[redacted {} bytes]", s.len());
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(map) => map.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    row.values_mut().for_each(walk);
+}
+
+/// Sends sample updates to the store's single writer, which commits many per transaction.
+/// `send` returns once the update is durable.
+#[derive(Clone)]
+pub struct SampleWriter {
+    tx: mpsc::Sender<(SampleUpdate, oneshot::Sender<Result<(), String>>)>,
+}
+
+impl SampleWriter {
+    /// Writes `update` and waits until it is committed.
+    pub async fn send(&self, update: SampleUpdate) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((update, ack))
+            .await
+            .map_err(|_| StoreError::Write("the writer has stopped".into()))?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Write(e)),
+            Err(_) => Err(StoreError::Write("the writer has stopped".into())),
+        }
+    }
+}
