@@ -1,0 +1,83 @@
+//! Streaming aggregation over samples: counts, token sums and running means, in constant
+//! memory however many samples a run has.
+
+use std::collections::BTreeMap;
+
+use assay_domain::api::{RunTokens, SampleObject, SampleStatus};
+use assay_scoring::aggregate::Accumulator;
+use serde_json::{json, Value};
+
+/// Counts, token sums and per-metric running statistics over a set of samples.
+#[derive(Default)]
+pub struct Aggregate {
+    pub total: i64,
+    pub completed: i64,
+    pub failed: i64,
+    /// Samples carrying an `error` (failed ones, and scored ones whose error was recorded).
+    pub errored: i64,
+    pub cost_usd: Option<f64>,
+    input: Option<i64>,
+    output: Option<i64>,
+    cached: Option<i64>,
+    reasoning: Option<i64>,
+    pub metrics: BTreeMap<String, Accumulator>,
+}
+
+fn add_opt(sum: &mut Option<i64>, v: Option<i64>) {
+    if let Some(v) = v {
+        *sum = Some(sum.unwrap_or(0) + v);
+    }
+}
+
+impl Aggregate {
+    /// Counts one sample.
+    pub fn add(&mut self, s: &SampleObject) {
+        self.total += 1;
+        if s.error.as_ref().is_some_and(|e| !e.is_null()) {
+            self.errored += 1;
+        }
+        if let Some(c) = s.cost_usd {
+            self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + c);
+        }
+        add_opt(&mut self.input, s.input_tokens);
+        add_opt(&mut self.output, s.output_tokens);
+        add_opt(&mut self.cached, s.cached_tokens);
+        add_opt(&mut self.reasoning, s.reasoning_tokens);
+        match s.status {
+            SampleStatus::Completed => {
+                self.completed += 1;
+                for (metric, value) in &s.scores {
+                    let number = match value {
+                        Value::Number(n) => n.as_f64(),
+                        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                        _ => None,
+                    };
+                    if let Some(x) = number.filter(|x| x.is_finite()) {
+                        self.metrics.entry(metric.clone()).or_default().push(x);
+                    }
+                }
+            }
+            SampleStatus::Failed => self.failed += 1,
+            _ => {}
+        }
+    }
+
+    /// Token sums; `None` where no sample reported the figure.
+    pub fn tokens(&self) -> RunTokens {
+        RunTokens {
+            input: self.input,
+            output: self.output,
+            cached: self.cached,
+            reasoning: self.reasoning,
+        }
+    }
+
+    pub fn counts_json(&self) -> Value {
+        json!({"total": self.total, "completed": self.completed, "failed": self.failed})
+    }
+}
+
+/// A token summary as JSON.
+pub fn tokens_json(t: &RunTokens) -> Value {
+    json!({"input": t.input, "output": t.output, "cached": t.cached, "reasoning": t.reasoning})
+}

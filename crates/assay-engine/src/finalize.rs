@@ -1,0 +1,288 @@
+//! Finalization: aggregate every sample's scores into the run's `metrics` (means with
+//! standard errors, per model and task), sum token usage, write the results JSON and samples
+//! JSONL artifacts, and complete the run. Samples are streamed in pages: memory does not grow
+//! with the run.
+//!
+//! `metrics` layout:
+//! ```text
+//! {
+//!   "samples": {"total", "completed", "failed"},
+//!   "by_task":  {TASK: {METRIC: mean over all models, …, "tokens": {input, output, cached, reasoning}}},
+//!   "by_model": {MODEL: {TASK: {
+//!       "metrics": {METRIC: {"mean", "stderr", "n", "aggregation", "higher_is_better"}},
+//!       "samples": {"total", "completed", "failed"},
+//!       "tokens":  {input, output, cached, reasoning}}}}
+//! }
+//! ```
+//! Failed samples (model errors, timeouts, …) are excluded from every mean and counted in
+//! `samples.failed`; a token figure is `null` when no sample reported it.
+
+use std::collections::BTreeMap;
+
+use assay_domain::api::{FilePurpose, RunTokens};
+use assay_domain::manifest::{Aggregation, Manifest, Task};
+use assay_domain::Principal;
+use assay_store::{NewFile, RunRecord, RunResults, Store, StoreError};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::aggregate::{tokens_json, Aggregate};
+use crate::plan::selected_tasks;
+use crate::sample::metric_ids;
+use crate::PlanError;
+
+const PAGE: i64 = 500;
+
+/// Aggregates, writes artifacts and completes the run; false when the run was no longer
+/// `finalizing` (a cancel request won the race).
+pub async fn finalize(
+    store: &Store,
+    run: &RunRecord,
+    manifest: &Manifest,
+) -> Result<bool, PlanError> {
+    let run_id = &run.object.id;
+    let tasks: BTreeMap<String, &Task> = selected_tasks(manifest, run.object.task_ids.as_deref())
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let mut totals = Aggregate::default();
+    let mut by_model: BTreeMap<String, BTreeMap<String, Aggregate>> = BTreeMap::new();
+    let mut by_task: BTreeMap<String, Aggregate> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = store.sample_batch(run_id, after, PAGE, false).await?;
+        if page.is_empty() {
+            break;
+        }
+        for sample in &page {
+            after = sample.seq;
+            let s = &sample.object;
+            totals.add(s);
+            by_task.entry(s.task_id.clone()).or_default().add(s);
+            by_model
+                .entry(s.model.clone())
+                .or_default()
+                .entry(s.task_id.clone())
+                .or_default()
+                .add(s);
+        }
+    }
+
+    let mut by_task_json = Map::new();
+    for (task_id, agg) in &by_task {
+        let mut entry = Map::new();
+        if let Some(task) = tasks.get(task_id) {
+            for (metric, aggregation, _) in declared_metrics(task) {
+                if aggregation == Aggregation::Mean {
+                    if let Some(stats) = agg.metrics.get(&metric) {
+                        entry.insert(metric.clone(), json!(stats.summary().mean));
+                    }
+                }
+            }
+        }
+        entry.insert("tokens".into(), tokens_json(&agg.tokens()));
+        by_task_json.insert(task_id.clone(), Value::Object(entry));
+    }
+    let mut by_model_json = Map::new();
+    for (model, per_task) in &by_model {
+        let mut model_entry = Map::new();
+        for (task_id, agg) in per_task {
+            let mut metrics = Map::new();
+            if let Some(task) = tasks.get(task_id) {
+                for (metric, aggregation, higher_is_better) in declared_metrics(task) {
+                    let stats = agg
+                        .metrics
+                        .get(&metric)
+                        .copied()
+                        .unwrap_or_default()
+                        .summary();
+                    let mut m = json!({
+                        "n": stats.n,
+                        "aggregation": match aggregation { Aggregation::Mean => "mean", Aggregation::None => "none" },
+                        "higher_is_better": higher_is_better,
+                    });
+                    if aggregation == Aggregation::Mean {
+                        m["mean"] = json!(stats.mean);
+                        m["stderr"] = json!(stats.stderr);
+                    }
+                    metrics.insert(metric, m);
+                }
+            }
+            model_entry.insert(
+                task_id.clone(),
+                json!({"metrics": metrics, "samples": agg.counts_json(), "tokens": tokens_json(&agg.tokens())}),
+            );
+        }
+        by_model_json.insert(model.clone(), Value::Object(model_entry));
+    }
+    let metrics = json!({
+        "samples": totals.counts_json(),
+        "by_task": by_task_json,
+        "by_model": by_model_json,
+    });
+    let tokens = totals.tokens();
+
+    let samples_file_id = write_samples_artifact(store, run).await?;
+    let result_file_id = write_result_artifact(store, run, &metrics, &tokens).await?;
+    let completed = store
+        .complete_run(
+            run_id,
+            &RunResults {
+                metrics,
+                tokens,
+                result_file_id,
+                samples_file_id,
+            },
+        )
+        .await?;
+    Ok(completed)
+}
+
+/// (id, aggregation, higher_is_better) of each metric the task reports.
+fn declared_metrics(task: &Task) -> Vec<(String, Aggregation, bool)> {
+    match &task.metrics {
+        metrics if !metrics.is_empty() => metrics
+            .iter()
+            .map(|m| (m.id.clone(), m.aggregation, m.higher_is_better))
+            .collect(),
+        _ => metric_ids(task)
+            .into_iter()
+            .map(|id| (id, Aggregation::Mean, true))
+            .collect(),
+    }
+}
+
+/// A deterministic file id for one of a run's artifacts, so finalizing twice reuses it.
+fn artifact_id(run_id: &str, kind: &str) -> String {
+    let digest = hex::encode(Sha256::digest(format!("{run_id}:{kind}").as_bytes()));
+    format!("{}{}", assay_domain::ids::FILE, &digest[..32])
+}
+
+async fn record_artifact(
+    store: &Store,
+    owner: &Principal,
+    id: &str,
+    filename: String,
+    content_type: &str,
+    put: assay_store::PutOutcome,
+    blob_key: String,
+) -> Result<(), PlanError> {
+    let file = NewFile {
+        id: id.to_string(),
+        filename,
+        purpose: FilePurpose::Evals,
+        bytes: put.bytes as i64,
+        sha256: put.sha256,
+        content_type: content_type.to_string(),
+        blob_key,
+    };
+    store.insert_file(owner, &file).await?;
+    Ok(())
+}
+
+async fn existing(store: &Store, owner: &Principal, id: &str) -> Result<bool, PlanError> {
+    match store.get_file(owner, id).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Streams every sample, one JSON object per line, into the samples artifact.
+async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String, PlanError> {
+    let id = artifact_id(&run.object.id, "samples");
+    if existing(store, &run.owner, &id).await? {
+        return Ok(id);
+    }
+    let key = format!("files/{id}");
+    let run_id = run.object.id.clone();
+    let pages =
+        futures::stream::unfold((store.clone(), 0i64, false), move |(store, after, done)| {
+            let run_id = run_id.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                match store.sample_batch(&run_id, after, PAGE, false).await {
+                    Err(e) => Some((Err(e), (store, after, true))),
+                    Ok(page) if page.is_empty() => None,
+                    Ok(page) => {
+                        let last = page.last().map(|s| s.seq).unwrap_or(after);
+                        let mut buf = Vec::new();
+                        for s in &page {
+                            // Serializing plain data cannot fail.
+                            if serde_json::to_writer(&mut buf, &s.object).is_ok() {
+                                buf.push(b'\n');
+                            }
+                        }
+                        Some((Ok(Bytes::from(buf)), (store, last, false)))
+                    }
+                }
+            }
+        })
+        .boxed();
+    let put = store
+        .blobs()
+        .put_stream(&key, pages, u64::MAX)
+        .await
+        .map_err(|e| match e {
+            assay_store::PutError::Source(e) => PlanError::Store(e),
+            other => PlanError::Store(StoreError::Write(other.to_string())),
+        })?;
+    record_artifact(
+        store,
+        &run.owner,
+        &id,
+        format!("{}_samples.jsonl", run.object.id),
+        "application/jsonl",
+        put,
+        key,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Writes the results JSON: the run's identity, settings, counts and metrics.
+async fn write_result_artifact(
+    store: &Store,
+    run: &RunRecord,
+    metrics: &Value,
+    tokens: &RunTokens,
+) -> Result<String, PlanError> {
+    let id = artifact_id(&run.object.id, "results");
+    if existing(store, &run.owner, &id).await? {
+        return Ok(id);
+    }
+    let key = format!("files/{id}");
+    let o = &run.object;
+    let body = json!({
+        "run_id": o.id,
+        "suite_id": o.suite_id,
+        "suite_version": o.suite_version,
+        "suite_version_id": o.suite_version_id,
+        "models": o.models,
+        "task_ids": o.task_ids,
+        "generation": o.generation,
+        "request_counts": o.request_counts,
+        "metrics": metrics,
+        "tokens": tokens,
+        "metadata": o.metadata,
+        "created_at": o.created_at,
+        "started_at": o.started_at,
+    });
+    let bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
+    let put = store.blobs().put_bytes(&key, Bytes::from(bytes)).await?;
+    record_artifact(
+        store,
+        &run.owner,
+        &id,
+        format!("{}_results.json", o.id),
+        "application/json",
+        put,
+        key,
+    )
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,110 @@
+//! Assay's run engine. A run goes through three stages, plain async functions over the store
+//! and the model gateway:
+//!
+//! - **plan** ([`plan::plan`]): read the suite version's datasets, render prompts and targets
+//!   (few-shot included) and persist one sample per (model, task, row) before any model call;
+//! - **sample** ([`sample::run_sample`]): generate → extract → score, each transition persisted
+//!   through the store's batched writer; a sample is the unit of retry, resume and concurrency;
+//! - **finalize** ([`finalize::finalize`]): aggregate metrics with standard errors, write the
+//!   results and samples artifacts, and complete the run.
+//!
+//! The [`local::LocalExecutor`] drives them in-process, leasing runs from the database so that
+//! a restarted server resumes where it stopped.
+
+pub mod aggregate;
+pub mod cache;
+pub mod dataset;
+pub mod finalize;
+pub mod local;
+pub mod overview;
+pub mod plan;
+pub mod sample;
+
+use assay_store::StoreError;
+use serde_json::{json, Value};
+
+/// Why a run could not be prepared or finished (a run-level failure, not a sample's).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Dataset(String),
+    #[error("{0}")]
+    Template(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Manifest(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl PlanError {
+    /// The run's `error` object.
+    pub fn to_json(&self) -> Value {
+        let kind = match self {
+            PlanError::Dataset(_) => "dataset_error",
+            PlanError::Template(_) => "template_error",
+            PlanError::Unsupported(_) => "unsupported",
+            PlanError::Manifest(_) => "manifest_error",
+            PlanError::Store(_) => "storage_error",
+        };
+        json!({"type": kind, "message": self.to_string()})
+    }
+
+    /// Whether the failure may pass if the stage is tried again (storage outages).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PlanError::Store(e) if e.is_unavailable())
+    }
+}
+
+use std::sync::Arc;
+
+use assay_models::{Gateway, Role};
+use assay_store::Store;
+
+pub use local::{ExecutorConfig, LocalExecutor};
+pub use sample::Stages;
+
+/// The engine as the server sees it: start runs, cancel them, check model names.
+#[derive(Clone)]
+pub struct Engine {
+    gateway: Gateway,
+    executor: LocalExecutor,
+}
+
+impl Engine {
+    /// Starts the local executor over `store`, calling models through `gateway`.
+    pub fn start(store: Store, gateway: Gateway, config: ExecutorConfig) -> Self {
+        let stages = Arc::new(Stages {
+            writer: store.sample_writer(),
+            store: store.clone(),
+            gateway: gateway.clone(),
+        });
+        let executor = LocalExecutor::start(store, stages, config);
+        Self { gateway, executor }
+    }
+
+    /// A run was created or re-queued.
+    pub fn run_created(&self) {
+        self.executor.notify();
+    }
+
+    /// A cancel was requested for `run_id`.
+    pub fn cancel(&self, run_id: &str) {
+        self.executor.cancel(run_id);
+    }
+
+    /// Whether `model` names a candidate model this server can call (no IO); the error
+    /// says why not.
+    pub fn check_model(&self, model: &str) -> Result<(), String> {
+        self.gateway
+            .resolve(model, Role::Generation)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Stops executing; unfinished runs resume on the next start.
+    pub fn shutdown(&self) {
+        self.executor.shutdown();
+    }
+}

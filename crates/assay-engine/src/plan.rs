@@ -1,0 +1,277 @@
+//! Planning: from a run's suite version to one persisted sample per (model, task, row),
+//! before any model call. Rows are streamed and samples inserted in batches, so memory stays
+//! flat however large the dataset; only few-shot pools are held (up to [`FEWSHOT_POOL_MAX`]).
+
+use assay_domain::manifest::{FewshotStrategy, Manifest, Task};
+use assay_domain::template;
+use assay_store::{NewSample, RunRecord, Store};
+use futures::StreamExt;
+use rand::seq::index::sample as sample_indices;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+
+use crate::dataset::{open_rows, Row};
+use crate::PlanError;
+
+/// Most rows a few-shot pool may hold in memory.
+pub const FEWSHOT_POOL_MAX: usize = 100_000;
+/// Samples inserted per transaction while planning.
+const INSERT_BATCH: usize = 500;
+/// Columns tried, in order, for the prompt when a task has no `prompt_template`.
+const PROMPT_COLUMNS: [&str; 4] = ["prompt", "input", "question", "text"];
+/// Columns tried, in order, for the target when a task has no `target_template`.
+const TARGET_COLUMNS: [&str; 4] = ["target", "answer", "label", "output"];
+
+/// The tasks a run covers, in manifest order.
+pub fn selected_tasks<'m>(manifest: &'m Manifest, task_ids: Option<&[String]>) -> Vec<&'m Task> {
+    match task_ids {
+        None => manifest.tasks.iter().collect(),
+        Some(ids) => manifest
+            .tasks
+            .iter()
+            .filter(|t| ids.contains(&t.id))
+            .collect(),
+    }
+}
+
+/// Persists every sample of the run and returns how many there are. Safe to repeat: samples
+/// that already exist are kept.
+pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result<i64, PlanError> {
+    let tasks = selected_tasks(manifest, run.object.task_ids.as_deref());
+    let cap = run
+        .settings
+        .max_samples_per_task
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    for task in tasks {
+        let renderer = Renderer::new(store, run, task).await?;
+        let mut rows = open_rows(
+            store,
+            &run.owner,
+            &task.dataset,
+            &format!("task {}", task.id),
+        )
+        .await?
+        .take(cap)
+        .enumerate();
+        let mut batch = Vec::with_capacity(INSERT_BATCH);
+        while let Some((index, row)) = rows.next().await {
+            let row = row?;
+            let (prompt, target) = renderer.render(&row, index)?;
+            for model in &run.object.models {
+                batch.push(NewSample {
+                    task_id: task.id.clone(),
+                    model: model.clone(),
+                    sample_index: index as i64,
+                    dataset_row: row.clone(),
+                    prompt: prompt.clone(),
+                    target: target.clone(),
+                });
+            }
+            if batch.len() >= INSERT_BATCH {
+                store.insert_samples(&run.object.id, &batch).await?;
+                batch.clear();
+            }
+        }
+        store.insert_samples(&run.object.id, &batch).await?;
+    }
+    Ok(store.count_samples(&run.object.id).await?)
+}
+
+/// Renders one task's prompts and targets, few-shot examples included.
+struct Renderer<'t> {
+    task: &'t Task,
+    fewshot: Option<Fewshot>,
+}
+
+struct Fewshot {
+    /// Rendered (prompt, target) of every pool row.
+    examples: Vec<String>,
+    count: usize,
+    strategy: FewshotStrategy,
+    seed: u64,
+    separator: String,
+    /// The pool is the task's own dataset: never show a row as its own example.
+    same_dataset: bool,
+}
+
+impl<'t> Renderer<'t> {
+    async fn new(store: &Store, run: &RunRecord, task: &'t Task) -> Result<Self, PlanError> {
+        let count = task.fewshot_count().max(0) as usize;
+        if count == 0 {
+            return Ok(Self {
+                task,
+                fewshot: None,
+            });
+        }
+        // `num_fewshot` alone means the defaults of every other few-shot field.
+        let config = match &task.fewshot {
+            Some(c) => c.clone(),
+            None => serde_json::from_value(json!({}))
+                .map_err(|e| PlanError::Template(format!("few-shot defaults: {e}")))?,
+        };
+        let (dataset, same_dataset) = match &config.dataset {
+            Some(d) => (d.clone(), false),
+            None => (task.dataset.clone(), true),
+        };
+        let what = format!("task {} few-shot dataset", task.id);
+        let mut rows = open_rows(store, &run.owner, &dataset, &what).await?;
+        let prompt_t = config
+            .prompt_template
+            .clone()
+            .or_else(|| task.prompt_template.clone());
+        let target_t = config
+            .target_template
+            .clone()
+            .or_else(|| task.target_template.clone());
+        let example_t = config.example_template.clone();
+        let mut examples = Vec::new();
+        while let Some(row) = rows.next().await {
+            if examples.len() >= FEWSHOT_POOL_MAX {
+                return Err(PlanError::Dataset(format!(
+                    "{what}: more than {FEWSHOT_POOL_MAX} rows; set max_rows on it"
+                )));
+            }
+            let row = row?;
+            let n = examples.len();
+            let prompt = render_field(
+                prompt_t.as_deref(),
+                &PROMPT_COLUMNS,
+                &row,
+                task,
+                n,
+                "prompt",
+            )?;
+            let target = render_field(
+                target_t.as_deref(),
+                &TARGET_COLUMNS,
+                &row,
+                task,
+                n,
+                "target",
+            )?
+            .unwrap_or_default();
+            let example =
+                template::render(&example_t, &json!({"prompt": prompt, "target": target}))
+                    .map_err(|e| {
+                        PlanError::Template(format!("task {} example_template: {e}", task.id))
+                    })?;
+            examples.push(example);
+        }
+        Ok(Self {
+            task,
+            fewshot: Some(Fewshot {
+                examples,
+                count,
+                strategy: config.strategy,
+                seed: config.seed as u64,
+                separator: config.separator.clone(),
+                same_dataset,
+            }),
+        })
+    }
+
+    fn render(&self, row: &Row, index: usize) -> Result<(String, Option<String>), PlanError> {
+        let task = self.task;
+        let prompt = render_field(
+            task.prompt_template.as_deref(),
+            &PROMPT_COLUMNS,
+            row,
+            task,
+            index,
+            "prompt",
+        )?
+        .ok_or_else(|| {
+            PlanError::Template(format!(
+                "task {} has no prompt_template and row {index} has none of the columns {}",
+                task.id,
+                PROMPT_COLUMNS.join(", ")
+            ))
+        })?;
+        let target = render_field(
+            task.target_template.as_deref(),
+            &TARGET_COLUMNS,
+            row,
+            task,
+            index,
+            "target",
+        )?;
+        let prompt = match &self.fewshot {
+            None => prompt,
+            Some(f) => {
+                let chosen = f.choose(index);
+                let mut text = String::new();
+                for i in chosen {
+                    text.push_str(&f.examples[i]);
+                    text.push_str(&f.separator);
+                }
+                text.push_str(&prompt);
+                text
+            }
+        };
+        Ok((prompt, target))
+    }
+}
+
+impl Fewshot {
+    /// Indices of the examples shown before row `index`.
+    fn choose(&self, index: usize) -> Vec<usize> {
+        let excluded = self.same_dataset.then_some(index);
+        let available: Vec<usize> = (0..self.examples.len())
+            .filter(|i| Some(*i) != excluded)
+            .collect();
+        let n = self.count.min(available.len());
+        match self.strategy {
+            FewshotStrategy::First => available.into_iter().take(n).collect(),
+            FewshotStrategy::Random => {
+                // Seeded per row, so a row's examples do not depend on which other rows ran.
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                    self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                sample_indices(&mut rng, available.len(), n)
+                    .into_iter()
+                    .map(|i| available[i])
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Renders a template over the row (with `choices` from the task), or without a template
+/// takes the first present fallback column.
+fn render_field(
+    template_src: Option<&str>,
+    fallbacks: &[&str],
+    row: &Row,
+    task: &Task,
+    index: usize,
+    what: &str,
+) -> Result<Option<String>, PlanError> {
+    match template_src {
+        Some(src) => {
+            let mut context = row.clone();
+            if let Some(choices) = &task.choices {
+                context
+                    .entry("choices".to_string())
+                    .or_insert_with(|| json!(choices));
+            }
+            template::render(src, &Value::Object(context))
+                .map(Some)
+                .map_err(|e| {
+                    PlanError::Template(format!(
+                        "task {} row {index}: {what}_template: {e}",
+                        task.id
+                    ))
+                })
+        }
+        None => Ok(fallbacks.iter().find_map(|c| row.get(*c)).map(value_text)),
+    }
+}
+
+/// A JSON value as prompt text: strings as they are, anything else as JSON.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

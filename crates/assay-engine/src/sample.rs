@@ -1,0 +1,320 @@
+//! The sample stage: generate → extract → score for each sample, every transition persisted
+//! through the store's batched writer. Samples are read in pages, so memory is bounded by
+//! the concurrency, not the run size. A resumed sample continues from its last durable state:
+//! `queued` / `generating` samples are generated (again), `ready_to_score` / `scoring` ones are
+//! only scored, finished ones are skipped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use assay_domain::api::{RunStatus, SampleStatus};
+use assay_domain::generation::GenerationConfig;
+use assay_domain::manifest::{Manifest, Task};
+use assay_models::{ErrorKind, Gateway};
+use assay_scoring::metrics::MetricInput;
+use assay_store::{SampleUpdate, SampleUsage, SampleWriter, Store, StoreError, StoredSample};
+use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::finalize::finalize;
+use crate::plan::plan;
+use crate::PlanError;
+
+/// Samples read from the store per page.
+const PAGE: i64 = 256;
+
+/// The three stages with what they run against; shared by every run of a process.
+pub struct Stages {
+    pub store: Store,
+    pub writer: SampleWriter,
+    pub gateway: Gateway,
+}
+
+impl Stages {
+    /// Takes a leased run from wherever it is to a terminal state. Returns early, leaving the
+    /// run to be resumed, when `stop` fires for any reason other than a cancel request.
+    pub async fn execute(&self, run_id: &str, stop: &CancellationToken) -> Result<(), PlanError> {
+        let run = self.store.run_record(run_id).await?;
+        match run.object.status {
+            RunStatus::Cancelling => {
+                self.store.finish_cancel(run_id).await?;
+                return Ok(());
+            }
+            s if s.is_terminal() => return Ok(()),
+            _ => {}
+        }
+        let manifest_json = self
+            .store
+            .suite_version_manifest(&run.object.suite_version_id)
+            .await?;
+        let manifest = match Manifest::from_json(&manifest_json, "manifest") {
+            Ok(m) => m,
+            Err(e) => {
+                let error = PlanError::Manifest(format!("the stored manifest cannot be read: {e}"));
+                self.store.fail_run(run_id, &error.to_json()).await?;
+                return Ok(());
+            }
+        };
+        if !run.planned {
+            match plan(&self.store, &run, &manifest).await {
+                Ok(total) => self.store.mark_planned(run_id, total).await?,
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::info!(run_id, error = %e, "run failed while planning");
+                    self.store.fail_run(run_id, &e.to_json()).await?;
+                    return Ok(());
+                }
+            }
+        } else {
+            self.store.mark_started(run_id).await?;
+        }
+        if run.object.status != RunStatus::Finalizing {
+            let tasks: HashMap<String, Task> = manifest
+                .tasks
+                .iter()
+                .map(|t| (t.id.clone(), t.clone()))
+                .collect();
+            let context = Arc::new(SampleContext {
+                writer: self.writer.clone(),
+                gateway: self.gateway.clone(),
+                tasks,
+                generation: run.object.generation.clone(),
+                generation_permits: Arc::new(Semaphore::new(
+                    run.settings.generation_concurrency.max(1) as usize,
+                )),
+                grader_permits: Arc::new(Semaphore::new(
+                    run.settings.grader_concurrency.max(1) as usize
+                )),
+                stop: stop.clone(),
+            });
+            let inflight = (run.settings.generation_concurrency + run.settings.grader_concurrency)
+                .max(1) as usize;
+            self.run_samples(run_id, context, inflight).await?;
+            if stop.is_cancelled() {
+                if self.store.run_status(run_id).await? == RunStatus::Cancelling {
+                    self.store.finish_cancel(run_id).await?;
+                }
+                return Ok(());
+            }
+            if !self.store.mark_finalizing(run_id).await? {
+                if self.store.run_status(run_id).await? == RunStatus::Cancelling {
+                    self.store.finish_cancel(run_id).await?;
+                }
+                return Ok(());
+            }
+        }
+        let run = self.store.run_record(run_id).await?;
+        match finalize(&self.store, &run, &manifest).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                // The run left `finalizing` meanwhile: only a cancel request does that.
+                if self.store.run_status(run_id).await? == RunStatus::Cancelling {
+                    self.store.finish_cancel(run_id).await?;
+                }
+                Ok(())
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                self.store.fail_run(run_id, &e.to_json()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Drives every unfinished sample, at most `inflight` at a time.
+    async fn run_samples(
+        &self,
+        run_id: &str,
+        context: Arc<SampleContext>,
+        inflight: usize,
+    ) -> Result<(), PlanError> {
+        let slots = Arc::new(Semaphore::new(inflight));
+        let mut tasks: JoinSet<Result<(), StoreError>> = JoinSet::new();
+        let mut after = 0;
+        'pages: loop {
+            let page = self.store.sample_batch(run_id, after, PAGE, true).await?;
+            if page.is_empty() {
+                break;
+            }
+            for sample in page {
+                after = sample.seq;
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break 'pages,
+                    },
+                    _ = context.stop.cancelled() => break 'pages,
+                };
+                let context = context.clone();
+                tasks.spawn(async move {
+                    let result = run_sample(&context, sample).await;
+                    drop(slot);
+                    result
+                });
+                while let Some(done) = tasks.try_join_next() {
+                    flatten(done)?;
+                }
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            flatten(done)?;
+        }
+        Ok(())
+    }
+}
+
+fn flatten(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), PlanError> {
+    match done {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(PlanError::Store(StoreError::Write(format!(
+            "a sample task failed: {e}"
+        )))),
+    }
+}
+
+/// What every sample of one run shares.
+pub struct SampleContext {
+    pub writer: SampleWriter,
+    pub gateway: Gateway,
+    pub tasks: HashMap<String, Task>,
+    pub generation: GenerationConfig,
+    pub generation_permits: Arc<Semaphore>,
+    pub grader_permits: Arc<Semaphore>,
+    /// Fires when the run is cancelled or this process stops working on it.
+    pub stop: CancellationToken,
+}
+
+/// Takes one sample from its current state to `completed` or `failed`.
+pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(), StoreError> {
+    let sample = sample.object;
+    let Some(task) = ctx.tasks.get(&sample.task_id) else {
+        return ctx
+            .writer
+            .send(SampleUpdate::Failed {
+                id: sample.id,
+                error: json!({"type": "unknown_task", "message": format!("task {} is not in the suite version", sample.task_id)}),
+                attempts: None,
+            })
+            .await;
+    };
+    let output = match sample.status {
+        SampleStatus::Queued | SampleStatus::Generating | SampleStatus::Running => {
+            let Ok(_permit) = ctx.generation_permits.acquire().await else {
+                return Ok(());
+            };
+            if ctx.stop.is_cancelled() {
+                return Ok(());
+            }
+            ctx.writer
+                .send(SampleUpdate::Generating {
+                    id: sample.id.clone(),
+                })
+                .await?;
+            let started = SystemTime::now();
+            let result = ctx
+                .gateway
+                .generate(&sample.model, &sample.prompt, &ctx.generation, &ctx.stop)
+                .await;
+            let finished = SystemTime::now();
+            match result {
+                Ok(generated) => {
+                    let timings = json!({"generation": {
+                        "started_at": humantime::format_rfc3339_millis(started).to_string(),
+                        "finished_at": humantime::format_rfc3339_millis(finished).to_string(),
+                    }});
+                    let usage = &generated.usage;
+                    ctx.writer
+                        .send(SampleUpdate::Generated {
+                            id: sample.id.clone(),
+                            output_text: generated.output_text.clone(),
+                            reasoning: generated.reasoning,
+                            response_id: generated.response_id,
+                            usage: SampleUsage {
+                                input_tokens: Some(usage.input_tokens as i64),
+                                output_tokens: Some(usage.output_tokens as i64),
+                                cached_tokens: usage.cached_tokens.map(|n| n as i64),
+                                reasoning_tokens: usage.reasoning_tokens.map(|n| n as i64),
+                                estimated: usage.estimated,
+                            },
+                            attempts: i64::from(generated.attempts),
+                            phase_timings: timings,
+                        })
+                        .await?;
+                    generated.output_text
+                }
+                // Left in `generating`: it is generated again when the run resumes.
+                Err(e) if e.kind == ErrorKind::Cancelled || ctx.stop.is_cancelled() => {
+                    return Ok(())
+                }
+                Err(e) => {
+                    return ctx
+                        .writer
+                        .send(SampleUpdate::Failed {
+                            id: sample.id,
+                            error: e.to_json(),
+                            attempts: Some(i64::from(e.attempts)),
+                        })
+                        .await;
+                }
+            }
+        }
+        SampleStatus::ReadyToScore | SampleStatus::Scoring => {
+            sample.output_text.clone().unwrap_or_default()
+        }
+        SampleStatus::Completed | SampleStatus::Failed => return Ok(()),
+    };
+    let Ok(_permit) = ctx.grader_permits.acquire().await else {
+        return Ok(());
+    };
+    ctx.writer
+        .send(SampleUpdate::Scoring {
+            id: sample.id.clone(),
+        })
+        .await?;
+    let (extracted_output, scores) = score(task, &output, sample.target.as_deref());
+    ctx.writer
+        .send(SampleUpdate::Completed {
+            id: sample.id,
+            extracted_output,
+            scores,
+            judge: None,
+        })
+        .await
+}
+
+/// Extracts the answer and computes the task's built-in metrics.
+pub fn score(
+    task: &Task,
+    output: &str,
+    target: Option<&str>,
+) -> (Option<String>, Map<String, Value>) {
+    let extracted = assay_scoring::extract::extract(task.output_extraction.as_ref(), output);
+    let choices = task.choices.as_deref().unwrap_or(&[]);
+    let input = MetricInput::new(
+        extracted.as_deref(),
+        target.unwrap_or(""),
+        choices,
+        task.task_type,
+    );
+    let mut scores = Map::new();
+    for id in metric_ids(task) {
+        if let Some(value) = assay_scoring::metrics::compute(&id, &input) {
+            scores.insert(id, json!(value));
+        }
+    }
+    (extracted, scores)
+}
+
+/// The metrics a task reports: its declared ones, else its type's defaults.
+pub fn metric_ids(task: &Task) -> Vec<String> {
+    match &task.metrics {
+        metrics if !metrics.is_empty() => metrics.iter().map(|m| m.id.clone()).collect(),
+        _ => assay_scoring::metrics::default_metric_ids(task.task_type)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
