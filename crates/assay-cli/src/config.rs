@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Sections of `assay.toml`; environment variables are read only for these.
-const SECTIONS: [&str; 4] = ["server", "database", "storage", "log"];
+const SECTIONS: [&str; 6] = ["server", "database", "storage", "log", "models", "executor"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -25,6 +25,58 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// The model registry: `[models.NAME]` endpoints and `[models.auto]`.
+    #[serde(default)]
+    pub models: assay_models::ModelsConfig,
+    #[serde(default)]
+    pub executor: ExecutorSection,
+}
+
+/// The `[executor]` section: how this process executes runs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSection {
+    /// Name of this process in run leases (default: the host name). A restart with the same
+    /// name resumes its runs at once; give each server sharing a database its own.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// Seconds a run lease lasts without renewal (default 30).
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: i64,
+    /// Most runs this process executes at once (default 16).
+    #[serde(default = "default_max_runs")]
+    pub max_runs: usize,
+}
+
+fn default_lease_seconds() -> i64 {
+    30
+}
+
+fn default_max_runs() -> usize {
+    16
+}
+
+impl Default for ExecutorSection {
+    fn default() -> Self {
+        Self {
+            node_id: None,
+            lease_seconds: default_lease_seconds(),
+            max_runs: default_max_runs(),
+        }
+    }
+}
+
+impl ExecutorSection {
+    /// The engine's executor settings.
+    pub fn to_engine(&self) -> assay_engine::ExecutorConfig {
+        let defaults = assay_engine::ExecutorConfig::default();
+        assay_engine::ExecutorConfig {
+            node_id: self.node_id.clone().unwrap_or(defaults.node_id),
+            lease_seconds: self.lease_seconds.max(3),
+            max_runs: self.max_runs.max(1),
+            ..defaults
+        }
+    }
 }
 
 /// The `[log]` section.
@@ -86,7 +138,8 @@ pub fn load(file: Option<&Path>, data_dir: &Path) -> anyhow::Result<Config> {
 }
 
 /// `ASSAY_SERVER_MAX_UPLOAD_BYTES` → `server.max_upload_bytes`: the first segment after the
-/// prefix is the section, the rest the key.
+/// prefix is the section, the rest the key. Model endpoints nest one level deeper, with a
+/// double underscore: `ASSAY_MODELS_VLLM__BASE_URL` → `models.vllm.base_url`.
 fn env_provider() -> Env {
     Env::prefixed("ASSAY_")
         .filter(|key| {
@@ -99,7 +152,7 @@ fn env_provider() -> Env {
         .map(|key| {
             let key = key.as_str().to_ascii_lowercase();
             match key.split_once('_') {
-                Some((section, rest)) => format!("{section}.{rest}").into(),
+                Some((section, rest)) => format!("{section}.{}", rest.replace("__", ".")).into(),
                 None => key.into(),
             }
         })
@@ -134,6 +187,14 @@ mod tests {
             let config = load(None, &data).expect("env loads");
             assert_eq!(config.server.max_upload_bytes, 20);
             assert_eq!(config.database.url, "postgres://u@127.0.0.1/db");
+
+            jail.set_env("ASSAY_MODELS_LOCAL__KIND", "chat_completions");
+            jail.set_env("ASSAY_MODELS_LOCAL__BASE_URL", "http://127.0.0.1:9/v1");
+            jail.set_env("ASSAY_MODELS_AUTO__GENERATION", "local");
+            let config = load(None, &data).expect("models from env");
+            let local = &config.models.endpoints["local"];
+            assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+            assert_eq!(config.models.auto.generation.as_deref(), Some("local"));
             Ok(())
         });
     }

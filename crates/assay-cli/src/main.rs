@@ -123,6 +123,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
+    let gateway =
+        assay_models::Gateway::new(config.models.clone()).context("invalid [models] registry")?;
+    let engine = assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine());
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
         .with_context(|| format!("binding {}", config.server.bind))?;
@@ -132,8 +135,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config.server.clone()),
+        engine: engine.clone(),
     };
     assay_server::serve(listener, state, shutdown_signal()).await?;
+    engine.shutdown();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

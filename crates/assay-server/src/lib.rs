@@ -68,6 +68,7 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
+    pub engine: assay_engine::Engine,
 }
 
 #[derive(OpenApi)]
@@ -77,6 +78,7 @@ pub struct AppState {
     components(schemas(assay_domain::api::Order, assay_domain::api::FilePurpose, error::ErrorBody)),
     tags(
         (name = "suites", description = "Versioned suites of declarative eval tasks"),
+        (name = "runs", description = "Runs of a suite over models, their samples and artifacts"),
         (name = "files", description = "Uploaded datasets, Python graders and run artifacts"),
         (name = "health", description = "Probes")
     )
@@ -153,7 +155,7 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{files, health, suites};
+    use routes::{files, health, runs, suites};
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -171,6 +173,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             suites::list_suite_versions
         ))
         .routes(routes!(suites::get_suite_version))
+        .routes(routes!(runs::create_run, runs::list_runs))
+        .routes(routes!(runs::get_run, runs::delete_run))
+        .routes(routes!(runs::cancel_run))
+        .routes(routes!(runs::get_run_overview))
+        .routes(routes!(runs::list_samples))
+        .routes(routes!(runs::get_artifacts))
         .split_for_parts();
     // Modifiers on `ApiDoc` run before the routes are added, so this one runs here.
     ErrorResponses.modify(&mut openapi);

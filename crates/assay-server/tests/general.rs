@@ -120,6 +120,14 @@ async fn openapi_describes_exactly_the_routes() {
         "POST /api/v1/llm/evals/suites/{suite_id}/versions",
         "GET /api/v1/llm/evals/suites/{suite_id}/versions",
         "GET /api/v1/llm/evals/suites/{suite_id}/versions/{version}",
+        "POST /api/v1/llm/evals/runs",
+        "GET /api/v1/llm/evals/runs",
+        "GET /api/v1/llm/evals/runs/{run_id}",
+        "DELETE /api/v1/llm/evals/runs/{run_id}",
+        "POST /api/v1/llm/evals/runs/{run_id}/cancel",
+        "GET /api/v1/llm/evals/runs/{run_id}/overview",
+        "GET /api/v1/llm/evals/runs/{run_id}/samples",
+        "GET /api/v1/llm/evals/runs/{run_id}/artifacts",
     ];
     expected.sort();
     assert_eq!(listed, expected);

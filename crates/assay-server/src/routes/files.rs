@@ -35,6 +35,11 @@ pub struct UploadFileForm {
     purpose: FilePurpose,
 }
 
+/// A file's raw content, whatever its type.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(#[allow(dead_code)] Vec<u8>);
+
 /// Upload a file (multipart: `file` and `purpose`). The content is streamed to blob storage.
 #[utoipa::path(post, path = "/api/v1/llm/files", tag = "files",
     request_body(content = UploadFileForm, content_type = "multipart/form-data"),
@@ -251,7 +256,7 @@ pub async fn delete_file(
 #[utoipa::path(get, path = "/api/v1/llm/files/{file_id}/content", tag = "files",
     params(("file_id" = String, Path)),
     responses((status = 200, description = "The raw bytes, served with the content type of the file's kind (e.g. application/jsonl, text/csv, text/x-python)",
-            content((Vec<u8> = "application/jsonl"), (Vec<u8> = "text/csv"), (Vec<u8> = "text/x-python"), (Vec<u8> = "application/json"), (Vec<u8> = "text/plain"), (Vec<u8> = "*/*"))),
+            content((FileBytes = "application/jsonl"), (FileBytes = "text/csv"), (FileBytes = "text/x-python"), (FileBytes = "application/json"), (FileBytes = "text/plain"), (FileBytes = "*/*"))),
         (status = 404, body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn get_file_content(

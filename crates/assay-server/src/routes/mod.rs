@@ -2,4 +2,5 @@
 
 pub mod files;
 pub mod health;
+pub mod runs;
 pub mod suites;

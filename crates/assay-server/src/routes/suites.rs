@@ -5,7 +5,7 @@ use assay_domain::api::{
     CreateSuiteVersionRequest, FilePurpose, ListObject, SuiteDeletedObject, SuiteObject,
     SuiteVersionObject,
 };
-use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind};
+use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
 use assay_store::{NewSuite, NewVersion, StoreError};
 use axum::extract::{Path, State};
@@ -28,6 +28,7 @@ async fn prepare_version(
     let metadata = metadata.unwrap_or_default();
     validate_metadata(&metadata, "metadata")?;
     let parsed = validate_manifest(&manifest, "manifest")?;
+    check_metric_ids(&parsed)?;
     let mut file_ids: Vec<String> = Vec::new();
     for file_ref in parsed.file_refs("manifest") {
         let file = match state.store.get_file(caller, &file_ref.file_id).await {
@@ -78,6 +79,37 @@ async fn prepare_version(
         dataset_file_ids: file_ids,
         metadata,
     })
+}
+
+/// Without a Python grader, a task's declared metrics must be ones Assay computes itself.
+fn check_metric_ids(manifest: &Manifest) -> Result<(), ApiError> {
+    for (i, task) in manifest.tasks.iter().enumerate() {
+        let builtin_scored = matches!(
+            task.task_type,
+            TaskType::Classification
+                | TaskType::MultipleChoice
+                | TaskType::Qa
+                | TaskType::Summarization
+                | TaskType::Numeric
+                | TaskType::Math
+        );
+        if task.grader.is_some() || !builtin_scored {
+            continue;
+        }
+        for (j, metric) in task.metrics.iter().enumerate() {
+            if assay_scoring::metrics::builtin(&metric.id).is_none() {
+                return Err(ApiError::invalid(
+                    format!("manifest.tasks[{i}].metrics[{j}].id"),
+                    format!(
+                        "{} is not a built-in metric ({}); add a grader to compute it",
+                        metric.id,
+                        assay_scoring::metrics::BUILTIN_IDS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn suite_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {

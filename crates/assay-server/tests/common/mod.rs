@@ -11,12 +11,16 @@ use serde_json::Value;
 
 pub struct TestServer {
     pub base: String,
+    /// The fake model server every run of this server talks to (registry entry `fake`, also
+    /// `auto`; `fake-responses` and `fake-completions` reach it through the other APIs).
+    pub models: assay_testkit::FakeModelServer,
     /// Admin key of org `org_a`, team `team_a`.
     pub key: String,
     /// A key of another tenant (`org_b`, `team_b`).
     pub other_key: String,
     pub client: reqwest::Client,
     pub store: Store,
+    pub engine: assay_engine::Engine,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -37,6 +41,28 @@ impl TestServer {
         let store = Store::open(&database, &storage).await.expect("store");
         let key = mint(&store, "org_a", "team_a", true).await;
         let other_key = mint(&store, "org_b", "team_b", false).await;
+        let models = assay_testkit::FakeModelServer::start(Default::default())
+            .await
+            .expect("fake model server");
+        let registry: assay_models::ModelsConfig = serde_json::from_value(serde_json::json!({
+            "fake": {"kind": "chat_completions", "base_url": models.openai_base_url(), "model": "fake-chat"},
+            "fake-responses": {"kind": "responses", "base_url": models.openai_base_url()},
+            "fake-completions": {"kind": "completions", "base_url": models.openai_base_url()},
+            "auto": {"generation": "fake"}
+        }))
+        .expect("registry");
+        let gateway = assay_models::Gateway::builder(registry)
+            .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())))
+            .build()
+            .expect("gateway");
+        let engine = assay_engine::Engine::start(
+            store.clone(),
+            gateway,
+            assay_engine::ExecutorConfig {
+                node_id: "test".into(),
+                ..Default::default()
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -45,6 +71,7 @@ impl TestServer {
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
+            engine: engine.clone(),
         };
         tokio::spawn(async move {
             let _ = assay_server::serve(listener, state, async {
@@ -54,6 +81,8 @@ impl TestServer {
         });
         Self {
             base: format!("http://{addr}"),
+            models,
+            engine,
             key,
             other_key,
             client: reqwest::Client::new(),
@@ -158,6 +187,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.engine.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

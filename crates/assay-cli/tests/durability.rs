@@ -1,0 +1,288 @@
+//! The real `assay` binary under stress: killed with SIGKILL mid-run and restarted, and a
+//! 10,000-sample run whose memory must stay flat. The fake model server runs in this process.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use assay_testkit::{FakeModelOptions, FakeModelServer};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const KEY: &str = "assay_sk_durability_test_key_0123456789abcdefghij";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("ASSAY_SERVER_BIND", "127.0.0.1:0")
+        .env("ASSAY_BOOTSTRAP_KEY", KEY)
+        .env("ASSAY_EXECUTOR_NODE_ID", "durability-node")
+        .env("ASSAY_MODELS_FAKE__KIND", "chat_completions")
+        .env("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url())
+        .env("ASSAY_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("assay starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(url) = line.strip_prefix("Assay listening on ") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("assay exited before listening");
+    })
+    .await
+    .expect("assay listens within 60 s");
+    Server { child, base }
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn json(&self, req: reqwest::RequestBuilder) -> Value {
+        let response = req.bearer_auth(KEY).send().await.expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json body");
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.json(self.client.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        self.json(self.client.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn upload(&self, name: &str, content: String) -> String {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::text(content).file_name(name.to_string()),
+            )
+            .text("purpose", "evals");
+        let file = self
+            .json(
+                self.client
+                    .post(format!("{}/api/v1/llm/files", self.base))
+                    .multipart(form),
+            )
+            .await;
+        file["id"].as_str().expect("file id").to_string()
+    }
+
+    /// A suite with one numeric task over `rows` rows whose answers are their index.
+    async fn suite(&self, rows: usize, tag: &str) -> String {
+        let data: String = (0..rows)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    json!({"q": format!("{tag} {i} [[answer:{i}]]"), "a": i.to_string()})
+                )
+            })
+            .collect();
+        let file = self.upload("rows.jsonl", data).await;
+        let suite = self
+            .post(
+                "/api/v1/llm/evals/suites",
+                &json!({"name": tag, "manifest": {"tasks": [{"id": "n", "type": "numeric",
+                    "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+            )
+            .await;
+        suite["id"].as_str().expect("suite id").to_string()
+    }
+
+    async fn wait(&self, run_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let run = self.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {run}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn samples(&self, run_id: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut path = format!(
+                "/api/v1/llm/evals/runs/{run_id}/samples?limit=500&include_dataset_row=false"
+            );
+            if !after.is_empty() {
+                path.push_str(&format!("&after={after}"));
+            }
+            let page = self.get(&path).await;
+            out.extend(page["data"].as_array().expect("data").iter().cloned());
+            if page["has_more"] != true {
+                return out;
+            }
+            after = page["last_id"].as_str().expect("last id").to_string();
+        }
+    }
+}
+
+fn api(server: &Server) -> Api {
+    Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_then_restart_finishes_every_sample_exactly_once() {
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(15),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path(), &models).await;
+    let a = api(&server);
+    let suite = a.suite(300, "durable").await;
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 60
+    })
+    .await;
+    let before: Vec<Value> = a
+        .samples(&run_id)
+        .await
+        .into_iter()
+        .filter(|s| s["status"] == "completed")
+        .collect();
+    server.child.kill().await.expect("SIGKILL");
+    let calls_at_kill = models.requests().total;
+    assert!(
+        calls_at_kill < 300,
+        "the run finished before it could be killed"
+    );
+
+    let server = start(dir.path(), &models).await;
+    let a = api(&server);
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": 300, "completed": 300, "failed": 0})
+    );
+    assert_eq!(
+        run["metrics"]["by_model"]["fake"]["n"]["metrics"]["exact_match"]["n"],
+        300
+    );
+    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0);
+
+    let samples = a.samples(&run_id).await;
+    assert_eq!(samples.len(), 300);
+    let mut indices: Vec<i64> = samples
+        .iter()
+        .map(|s| s["sample_index"].as_i64().expect("index"))
+        .collect();
+    indices.sort();
+    assert_eq!(
+        indices,
+        (0..300).collect::<Vec<_>>(),
+        "every sample exactly once"
+    );
+    assert!(samples.iter().all(|s| s["status"] == "completed"));
+    // Samples completed before the kill were not generated again.
+    for s in &before {
+        let prompt = s["prompt"].as_str().expect("prompt");
+        assert_eq!(
+            models.calls_for(prompt),
+            1,
+            "regenerated after restart: {prompt}"
+        );
+    }
+    // At most the calls in flight at the kill were repeated.
+    assert!(
+        models.requests().total <= 300 + 4,
+        "{} calls",
+        models.requests().total
+    );
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_samples_complete_with_flat_memory() {
+    let models = FakeModelServer::start(FakeModelOptions {
+        log_capacity: 16,
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), &models).await;
+    let pid = server.child.id().expect("pid");
+    let a = api(&server);
+    let mut peaks = Vec::new();
+    for rows in [1_000usize, 10_000] {
+        let suite = a.suite(rows, &format!("flat{rows}")).await;
+        let run = a
+            .post(
+                "/api/v1/llm/evals/runs",
+                &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 32}),
+            )
+            .await;
+        let run_id = run["id"].as_str().expect("run id").to_string();
+        let run = a
+            .wait(&run_id, |r| {
+                r["status"] == "completed" || r["status"] == "failed"
+            })
+            .await;
+        assert_eq!(run["status"], "completed", "{run}");
+        assert_eq!(
+            run["request_counts"],
+            json!({"total": rows, "completed": rows, "failed": 0})
+        );
+        peaks.push(peak_rss_kib(pid));
+    }
+    let growth_mib = (peaks[1].saturating_sub(peaks[0])) as f64 / 1024.0;
+    eprintln!(
+        "peak RSS after 1,000 samples: {} KiB; after 10,000: {} KiB",
+        peaks[0], peaks[1]
+    );
+    // Ten times the samples may not cost ten times the memory: the growth stays small.
+    assert!(
+        growth_mib < 32.0,
+        "peak RSS grew {growth_mib:.1} MiB from 1k to 10k samples"
+    );
+}

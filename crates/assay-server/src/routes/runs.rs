@@ -1,0 +1,342 @@
+//! Runs: create, read, list, delete, cancel, overview, samples and artifacts.
+
+use assay_domain::api::{
+    ArtifactsObject, CreateRunRequest, ListObject, ListRunsQuery, ListSamplesQuery, OverviewQuery,
+    RunDeletedObject, RunObject, RunOverview, SampleObject,
+};
+use assay_domain::manifest::{DatasetSource, Manifest, TaskType};
+use assay_domain::{error::index, MAX_SAFE_INT};
+use assay_store::{NewRun, RunFilter, SampleFilter, StoreError};
+use axum::extract::{Path, State};
+use axum::Json;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{page, JsonBody, QueryParams};
+use crate::AppState;
+
+fn run_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
+    move |e| match e {
+        StoreError::NotFound => ApiError::NotFound(format!("no run with id {id}")),
+        other => other.into(),
+    }
+}
+
+/// Why a task cannot run on this server yet, if it cannot.
+fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<String> {
+    for task in &manifest.tasks {
+        if task_ids.is_some_and(|ids| !ids.contains(&task.id)) {
+            continue;
+        }
+        let needs = match task.task_type {
+            TaskType::LlmJudge => Some("an LLM judge"),
+            TaskType::SemanticSimilarity => Some("embedding similarity scoring"),
+            TaskType::Embedding => Some("embedding evaluation"),
+            TaskType::Transcription => Some("transcription models"),
+            TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
+            _ => None,
+        }
+        .or_else(|| task.grader.as_ref().map(|_| "Python graders"))
+        .or_else(|| task.preprocess.as_ref().map(|_| "Python preprocessors"))
+        .or_else(|| {
+            let mut datasets = vec![&task.dataset];
+            if let Some(d) = task.fewshot.as_ref().and_then(|f| f.dataset.as_ref()) {
+                datasets.push(d);
+            }
+            datasets
+                .iter()
+                .any(|d| d.effective_source() == Some(DatasetSource::Huggingface))
+                .then_some("Hugging Face datasets")
+        });
+        if let Some(needs) = needs {
+            return Some(format!(
+                "task {} needs {needs}, which this server does not run yet",
+                task.id
+            ));
+        }
+    }
+    None
+}
+
+/// Start a run of a suite version over models; it executes in the background.
+#[utoipa::path(post, path = "/api/v1/llm/evals/runs", tag = "runs",
+    request_body = CreateRunRequest,
+    responses((status = 200, body = RunObject)),
+    security(("bearer_auth" = [])))]
+pub async fn create_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(req): JsonBody<CreateRunRequest>,
+) -> Result<Json<RunObject>, ApiError> {
+    req.validate()?;
+    let suite = match state.store.get_suite(&caller, &req.suite_id).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid(
+                "suite_id",
+                format!("no suite with id {}", req.suite_id),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let number = req.suite_version.unwrap_or(suite.active_version);
+    let version = match state
+        .store
+        .get_suite_version(&caller, &suite.id, number)
+        .await
+    {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::invalid(
+                "suite_version",
+                format!("suite {} has no version {number}", suite.id),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let manifest = Manifest::from_json(&version.manifest, "manifest")
+        .map_err(|e| ApiError::Internal(format!("stored manifest of {}: {e}", version.id)))?;
+    if let Some(ids) = &req.task_ids {
+        for (i, id) in ids.iter().enumerate() {
+            if manifest.task(id).is_none() {
+                return Err(ApiError::invalid(
+                    index("task_ids", i),
+                    format!("version {number} of the suite has no task {id}"),
+                ));
+            }
+        }
+    }
+    if let Some(reason) = unsupported(&manifest, req.task_ids.as_deref()) {
+        let path = if req.task_ids.is_some() {
+            "task_ids"
+        } else {
+            "suite_id"
+        };
+        return Err(ApiError::invalid(path, reason));
+    }
+    for (i, model) in req.models.iter().enumerate() {
+        state
+            .engine
+            .check_model(model)
+            .map_err(|why| ApiError::invalid(index("models", i), why))?;
+    }
+    let settings = req.settings();
+    let run = NewRun {
+        suite_id: suite.id,
+        suite_version: number,
+        suite_version_id: version.id,
+        models: req.models,
+        task_ids: req.task_ids,
+        judge_model: req.judge_model,
+        embedding_model: req.embedding_model,
+        generation: req.generation.unwrap_or_default().normalize(),
+        settings,
+        metadata: req.metadata.unwrap_or_default(),
+    };
+    let created = state.store.create_run(&caller, &run).await?;
+    state.engine.run_created();
+    Ok(Json(created.object))
+}
+
+/// List the runs the caller can see, newest first.
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs", tag = "runs", params(ListRunsQuery),
+    responses((status = 200, body = ListObject<RunObject>)),
+    security(("bearer_auth" = [])))]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(q): QueryParams<ListRunsQuery>,
+) -> Result<Json<ListObject<RunObject>>, ApiError> {
+    let page = page(q.after, q.limit, 20, 100)?;
+    if q.suite_version.is_some() && q.suite_id.is_none() {
+        return Err(ApiError::invalid("suite_version", "needs suite_id"));
+    }
+    if let Some(v) = q.suite_version {
+        if !(1..=MAX_SAFE_INT).contains(&v) {
+            return Err(ApiError::invalid(
+                "suite_version",
+                format!("must be between 1 and {MAX_SAFE_INT}"),
+            ));
+        }
+    }
+    let filter = RunFilter {
+        suite_id: q.suite_id,
+        suite_version: q.suite_version,
+        status: q.status,
+    };
+    let (data, has_more) = state.store.list_runs(&caller, &filter, &page).await?;
+    Ok(Json(ListObject::new(data, has_more)))
+}
+
+/// Get a run (cheap; made for polling).
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = RunObject)),
+    security(("bearer_auth" = [])))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunObject>, ApiError> {
+    let run = state
+        .store
+        .get_run(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(run.object))
+}
+
+/// Delete a run (soft): it disappears from lists and reads.
+#[utoipa::path(delete, path = "/api/v1/llm/evals/runs/{run_id}", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = RunDeletedObject)),
+    security(("bearer_auth" = [])))]
+pub async fn delete_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunDeletedObject>, ApiError> {
+    state
+        .store
+        .delete_run(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    // A deleted run stops executing.
+    state.engine.cancel(&run_id);
+    Ok(Json(RunDeletedObject {
+        id: run_id,
+        object: "eval.run.deleted".into(),
+        deleted: true,
+    }))
+}
+
+/// Cancel a queued or running run: it becomes `cancelling`, then `cancelled`; no model call
+/// starts after the request returns.
+#[utoipa::path(post, path = "/api/v1/llm/evals/runs/{run_id}/cancel", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = RunObject), (status = 409, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunObject>, ApiError> {
+    state
+        .store
+        .request_cancel(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    state.engine.cancel(&run_id);
+    let run = state
+        .store
+        .get_run(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(run.object))
+}
+
+/// Trial counts, the average of one score, cost and tokens over the run's samples.
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}/overview", tag = "runs",
+    params(("run_id" = String, Path), OverviewQuery),
+    responses((status = 200, body = RunOverview)),
+    security(("bearer_auth" = [])))]
+pub async fn get_run_overview(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+    QueryParams(q): QueryParams<OverviewQuery>,
+) -> Result<Json<RunOverview>, ApiError> {
+    let run = state
+        .store
+        .get_run(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    let metric = q
+        .metric
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "reward".into());
+    Ok(Json(
+        assay_engine::overview::overview(&state.store, &run, &metric).await?,
+    ))
+}
+
+/// A run's samples: prompt, target, output, extraction, scores and errors.
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}/samples", tag = "runs",
+    params(("run_id" = String, Path), ListSamplesQuery),
+    responses((status = 200, body = ListObject<SampleObject>)),
+    security(("bearer_auth" = [])))]
+pub async fn list_samples(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+    QueryParams(q): QueryParams<ListSamplesQuery>,
+) -> Result<Json<ListObject<SampleObject>>, ApiError> {
+    let page = page(q.after, q.limit, 100, 500)?;
+    let sample_index = q
+        .sample_index
+        .as_deref()
+        .map(|raw| match raw.trim().parse::<i64>() {
+            Ok(n) if (0..=MAX_SAFE_INT).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                "sample_index",
+                "must be an integer of at least 0",
+            )),
+        })
+        .transpose()?;
+    let score = match (&q.score_metric, q.score_min, q.score_max) {
+        (None, None, None) => None,
+        (None, _, _) => {
+            return Err(ApiError::invalid(
+                "score_metric",
+                "is required with score_min or score_max",
+            ))
+        }
+        (Some(m), min, max) => {
+            for (name, v) in [("score_min", min), ("score_max", max)] {
+                if v.is_some_and(|v| !v.is_finite()) {
+                    return Err(ApiError::invalid(name, "must be a finite number"));
+                }
+            }
+            Some((m.clone(), min, max))
+        }
+    };
+    let filter = SampleFilter {
+        task_id: q.task_id,
+        model: q.model,
+        status: q.status,
+        sample_index,
+        score,
+        include_dataset_row: q.include_dataset_row.unwrap_or(true),
+        include_reasoning: q.include_reasoning.unwrap_or(false),
+    };
+    let (data, has_more) = state
+        .store
+        .list_samples(&caller, &run_id, &filter, &page)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(ListObject::new(data, has_more)))
+}
+
+/// The run's result and samples files (downloadable through the Files API).
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}/artifacts", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = ArtifactsObject)),
+    security(("bearer_auth" = [])))]
+pub async fn get_artifacts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<ArtifactsObject>, ApiError> {
+    let run = state
+        .store
+        .get_run(&caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(ArtifactsObject {
+        run_id: run.object.id,
+        object: "eval.artifacts".into(),
+        result_file_id: run.result_file_id,
+        samples_file_id: run.samples_file_id,
+        artifact_file_ids: run.object.artifact_file_ids,
+    }))
+}

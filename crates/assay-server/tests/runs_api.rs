@@ -1,0 +1,553 @@
+//! Runs over HTTP, executed by the local executor against the fake model server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_error, TestServer};
+use serde_json::{json, Value};
+
+/// Polls a run until it reaches a terminal status (bounded: fails after 60 s).
+async fn wait_terminal(server: &TestServer, run_id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, run) = server
+            .get(&format!("/api/v1/llm/evals/runs/{run_id}"))
+            .await;
+        assert_eq!(status, 200, "{run}");
+        if ["completed", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run did not finish: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn upload_jsonl(server: &TestServer, name: &str, rows: &[Value]) -> String {
+    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    server.upload(name, body.as_bytes()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn create_suite(server: &TestServer, manifest: Value) -> String {
+    let (status, suite) = server
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "runs", "manifest": manifest}),
+        )
+        .await;
+    assert_eq!(status, 200, "{suite}");
+    suite["id"].as_str().unwrap().to_string()
+}
+
+async fn all_samples(server: &TestServer, run_id: &str, query: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let mut path = format!("/api/v1/llm/evals/runs/{run_id}/samples?limit=500{query}");
+        if !after.is_empty() {
+            path.push_str(&format!("&after={after}"));
+        }
+        let (status, page) = server.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        out.extend(page["data"].as_array().unwrap().iter().cloned());
+        if page["has_more"] != true {
+            return out;
+        }
+        after = page["last_id"].as_str().unwrap().to_string();
+    }
+}
+
+#[tokio::test]
+async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
+    let server = TestServer::start().await;
+    let qa = upload_jsonl(
+        &server,
+        "qa.jsonl",
+        &[
+            json!({"question": "Capital of France? [[answer:It is Paris.]]", "answer": "Paris"}),
+            json!({"question": "Capital of Spain? [[answer:Lisbon]]", "answer": "Madrid"}),
+            json!({"question": "Capital of Italy? [[reasoning:Rome is the capital]] [[answer:Rome]]", "answer": "Rome"}),
+            json!({"question": "Broken [[status:400]]", "answer": "x"}),
+        ],
+    )
+    .await;
+    let mc = server
+        .upload("mc.csv", b"question,label\n\"Pick B [[answer:The answer is (B)]]\",B\n\"Pick A [[answer:B]]\",A\n")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let math = upload_jsonl(
+        &server,
+        "math.jsonl",
+        &[
+            json!({"q": "6*7 [[answer:So the result is \\boxed{42}.]]", "a": "42"}),
+            json!({"q": "1/2 [[answer:0.5]]", "a": "\\frac{1}{2}"}),
+            json!({"q": "10-3 [[answer:6]]", "a": "7"}),
+        ],
+    )
+    .await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [
+            {"id": "qa", "type": "qa", "dataset": {"file_id": qa},
+             "prompt_template": "Q: {{question}}\nA:", "target_template": "{{answer}}",
+             "output_extraction": {"type": "regex", "pattern": "(Paris|Madrid|Rome|Lisbon)", "group": 1}},
+            {"id": "mc", "type": "multiple_choice", "dataset": {"file_id": mc},
+             "prompt_template": "{{question}}", "target_template": "{{label}}", "choices": ["A", "B"]},
+            {"id": "math", "type": "math", "dataset": {"file_id": math},
+             "prompt_template": "{{q}}", "target_template": "{{a}}"}
+        ]}),
+    )
+    .await;
+
+    let (status, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"], "generation": {"max_gen_toks": 64, "until": ["\n\n"], "do_sample": false, "custom": 1},
+                    "metadata": {"purpose": "test"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["object"], "eval.run");
+    assert!(["queued", "in_progress"].contains(&run["status"].as_str().unwrap()));
+    assert_eq!(
+        run["generation"],
+        json!({"max_output_tokens": 64, "stop": ["\n\n"], "do_sample": false, "temperature": 0.0, "custom": 1})
+    );
+    assert_eq!(run["task_ids"], Value::Null);
+    assert_eq!(run["suite_version"], 1);
+    assert_eq!(run["metrics"], Value::Null);
+    for key in [
+        "judge_model",
+        "embedding_model",
+        "error",
+        "agent_name",
+        "cost_usd",
+        "started_at",
+        "completed_at",
+        "cancelled_at",
+        "failed_at",
+    ] {
+        assert!(run.get(key).is_some(), "{key} missing from {run}");
+    }
+    let run_id = run["id"].as_str().unwrap().to_string();
+
+    let run = wait_terminal(&server, &run_id).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": 9, "completed": 8, "failed": 1})
+    );
+    let by_task = &run["metrics"]["by_task"];
+    // qa: Paris ✓, Lisbon ✗, Rome ✓ (the 400 row is excluded).
+    assert!(
+        (by_task["qa"]["exact_match"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{by_task}"
+    );
+    assert_eq!(by_task["mc"]["accuracy"], 0.5);
+    assert!((by_task["math"]["exact_match"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    let qa_model = &run["metrics"]["by_model"]["fake"]["qa"];
+    assert_eq!(
+        qa_model["samples"],
+        json!({"total": 4, "completed": 3, "failed": 1})
+    );
+    assert_eq!(qa_model["metrics"]["exact_match"]["n"], 3);
+    assert!(
+        qa_model["metrics"]["exact_match"]["stderr"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(run["tokens"]["input"].as_i64().unwrap() > 0);
+    assert!(run["completed_at"].as_i64().is_some() && run["started_at"].as_i64().is_some());
+
+    // Every sample: prompts rendered, request settings sent, reasoning kept apart.
+    let samples = all_samples(&server, &run_id, "").await;
+    assert_eq!(samples.len(), 9);
+    let paris = samples
+        .iter()
+        .find(|s| s["task_id"] == "qa" && s["sample_index"] == 0)
+        .unwrap();
+    assert_eq!(
+        paris["prompt"],
+        "Q: Capital of France? [[answer:It is Paris.]]\nA:"
+    );
+    assert_eq!(paris["output_text"], "It is Paris.");
+    assert_eq!(paris["extracted_output"], "Paris");
+    assert_eq!(paris["scores"]["exact_match"], 1.0);
+    assert_eq!(paris["status"], "completed");
+    assert!(paris["phase_timings"]["generation"]["started_at"].is_string());
+    let body = server
+        .models
+        .last_body_for("Q: Capital of France? [[answer:It is Paris.]]\nA:")
+        .expect("request logged");
+    assert_eq!(body["max_tokens"], 64);
+    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["stop"], json!(["\n\n"]));
+    let rome = samples
+        .iter()
+        .find(|s| s["task_id"] == "qa" && s["sample_index"] == 2)
+        .unwrap();
+    assert_eq!(
+        rome["reasoning"],
+        Value::Null,
+        "reasoning only with include_reasoning"
+    );
+    let with_reasoning = all_samples(
+        &server,
+        &run_id,
+        "&include_reasoning=true&task_id=qa&sample_index=2",
+    )
+    .await;
+    assert_eq!(with_reasoning.len(), 1);
+    assert_eq!(with_reasoning[0]["reasoning"], "Rome is the capital");
+    assert_eq!(with_reasoning[0]["output_text"], "Rome");
+    let failed = all_samples(&server, &run_id, "&status=failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["error"]["type"], "bad_request");
+    assert_eq!(failed[0]["scores"], json!({}));
+    let mc_b = samples
+        .iter()
+        .find(|s| s["task_id"] == "mc" && s["sample_index"] == 0)
+        .unwrap();
+    assert_eq!(
+        mc_b["dataset_row"],
+        json!({"question": "Pick B [[answer:The answer is (B)]]", "label": "B"})
+    );
+    assert_eq!(mc_b["scores"]["accuracy"], 1.0);
+    let perfect = all_samples(&server, &run_id, "&score_metric=exact_match&score_min=1").await;
+    assert_eq!(perfect.len(), 4);
+
+    // Artifacts are files of the run's owner.
+    let (status, artifacts) = server
+        .get(&format!("/api/v1/llm/evals/runs/{run_id}/artifacts"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(artifacts["object"], "eval.artifacts");
+    assert_eq!(
+        json!([artifacts["result_file_id"], artifacts["samples_file_id"]]),
+        artifacts["artifact_file_ids"]
+    );
+    assert_eq!(run["artifact_file_ids"], artifacts["artifact_file_ids"]);
+    let samples_file = artifacts["samples_file_id"].as_str().unwrap();
+    let jsonl = server
+        .client
+        .get(server.url(&format!("/api/v1/llm/files/{samples_file}/content")))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(jsonl.lines().count(), 9);
+    let first: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["object"], "eval.sample");
+    let result_file = artifacts["result_file_id"].as_str().unwrap();
+    let (status, result) = server
+        .get(&format!("/api/v1/llm/files/{result_file}/content"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(result["metrics"], run["metrics"]);
+    let (status, body) = server
+        .get_as(
+            &server.other_key,
+            &format!("/api/v1/llm/files/{result_file}"),
+        )
+        .await;
+    assert_error(status, &body, 404, "");
+
+    // Overview.
+    let (status, overview) = server
+        .get(&format!(
+            "/api/v1/llm/evals/runs/{run_id}/overview?metric=exact_match"
+        ))
+        .await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["object"], "eval.run.overview");
+    assert_eq!(
+        overview["trials"],
+        json!({"total": 9, "completed": 8, "failed": 1, "errored": 1, "retried": 0})
+    );
+    assert_eq!(overview["metric"], "exact_match");
+    assert!((overview["avg_reward"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-9);
+    let (_, overview) = server
+        .get(&format!("/api/v1/llm/evals/runs/{run_id}/overview"))
+        .await;
+    assert_eq!(overview["metric"], "reward");
+    assert_eq!(overview["avg_reward"], Value::Null);
+
+    // Cancelling a finished run is a conflict; deleting hides it.
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/llm/evals/runs/{run_id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_error(status, &body, 409, "");
+    let (status, deleted) = server
+        .delete(&format!("/api/v1/llm/evals/runs/{run_id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        deleted,
+        json!({"id": run_id, "object": "eval.run.deleted", "deleted": true})
+    );
+    let (status, body) = server
+        .get(&format!("/api/v1/llm/evals/runs/{run_id}"))
+        .await;
+    assert_error(status, &body, 404, "");
+}
+
+#[tokio::test]
+async fn cancel_stops_model_calls() {
+    let server = TestServer::start().await;
+    let rows: Vec<Value> = (0..20)
+        .map(|i| json!({"q": format!("slow {i} [[hang]]")}))
+        .collect();
+    let file = upload_jsonl(&server, "hang.jsonl", &rows).await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    )
+    .await;
+    let (status, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"], "generation_concurrency": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_string();
+    // Two calls are in flight (and hang) before we cancel.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while server.models.requests().total < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no model calls started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, cancelled) = server
+        .post(
+            &format!("/api/v1/llm/evals/runs/{run_id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert!(["cancelling", "cancelled"].contains(&cancelled["status"].as_str().unwrap()));
+    let calls_at_cancel = server.models.requests().total;
+    let run = wait_terminal(&server, &run_id).await;
+    assert_eq!(run["status"], "cancelled");
+    assert!(run["cancelled_at"].as_i64().is_some());
+    assert_eq!(
+        server.models.requests().total,
+        calls_at_cancel,
+        "a model call started after cancel"
+    );
+    assert_eq!(calls_at_cancel, 2);
+    assert_eq!(run["request_counts"]["completed"], 0);
+}
+
+#[tokio::test]
+async fn bad_run_requests_name_the_field() {
+    let server = TestServer::start().await;
+    let file = upload_jsonl(&server, "d.jsonl", &[json!({"q": "x"})]).await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    )
+    .await;
+    let judge_suite = create_suite(
+        &server,
+        json!({"tasks": [{"id": "j", "type": "llm_judge", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    )
+    .await;
+    let base = json!({"suite_id": suite_id, "models": ["fake"]});
+    let with = |patch: Value| {
+        let mut v = base.clone();
+        for (k, val) in patch.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        v
+    };
+    let cases = vec![
+        (json!({"models": ["fake"]}), "suite_id"),
+        (json!({"suite_id": suite_id}), "models"),
+        (with(json!({"models": []})), "models"),
+        (with(json!({"models": ["nope"]})), "models[0]"),
+        (with(json!({"models": "fake"})), "models"),
+        (
+            with(json!({"suite_id": "eval_suite_00000000000000000000000000000000"})),
+            "suite_id",
+        ),
+        (with(json!({"suite_version": 2})), "suite_version"),
+        (with(json!({"suite_version": 0})), "suite_version"),
+        (with(json!({"task_ids": ["t", "zzz"]})), "task_ids[1]"),
+        (
+            with(json!({"generation_concurrency": 0})),
+            "generation_concurrency",
+        ),
+        (
+            with(json!({"grader_concurrency": 300})),
+            "grader_concurrency",
+        ),
+        (
+            with(json!({"max_samples_per_task": 0})),
+            "max_samples_per_task",
+        ),
+        (
+            with(json!({"max_workflow_sample_activities": 10})),
+            "max_workflow_sample_activities",
+        ),
+        (
+            with(json!({"generation": {"temperature": -1}})),
+            "generation.temperature",
+        ),
+        (
+            with(json!({"generation": {"max_gen_toks": "many"}})),
+            "generation.max_gen_toks",
+        ),
+        (with(json!({"metadata": {"k": 2}})), "metadata.k"),
+        (
+            json!({"suite_id": judge_suite, "models": ["fake"]}),
+            "suite_id",
+        ),
+    ];
+    for (body, path) in cases {
+        let (status, response) = server.post("/api/v1/llm/evals/runs", &body).await;
+        assert_error(status, &response, 400, path);
+    }
+    let (status, body) = server
+        .post_as(&server.other_key, "/api/v1/llm/evals/runs", &base)
+        .await;
+    assert_error(status, &body, 400, "suite_id");
+    let (status, body) = server.get("/api/v1/llm/evals/runs?suite_version=1").await;
+    assert_error(status, &body, 400, "suite_version");
+    for (query, path) in [("limit=0", "limit"), ("status=sleeping", "status")] {
+        let (status, body) = server.get(&format!("/api/v1/llm/evals/runs?{query}")).await;
+        assert_error(status, &body, 400, path);
+    }
+    for path in [
+        "/api/v1/llm/evals/runs/eval_run_x",
+        "/api/v1/llm/evals/runs/eval_run_x/samples",
+        "/api/v1/llm/evals/runs/eval_run_x/artifacts",
+        "/api/v1/llm/evals/runs/eval_run_x/overview",
+    ] {
+        let (status, body) = server.get(path).await;
+        assert_error(status, &body, 404, "");
+    }
+}
+
+#[tokio::test]
+async fn runs_list_filter_and_tenancy() {
+    let server = TestServer::start().await;
+    let file = upload_jsonl(
+        &server,
+        "d.jsonl",
+        &[json!({"q": "x [[answer:x]]", "answer": "x"})],
+    )
+    .await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{answer}}"}]}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (status, run) = server
+            .post("/api/v1/llm/evals/runs", &json!({"suite_id": suite_id, "models": ["fake", "fake-responses", "fake-completions"]}))
+            .await;
+        assert_eq!(status, 200, "{run}");
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let run = wait_terminal(&server, id).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        assert_eq!(
+            run["request_counts"],
+            json!({"total": 3, "completed": 3, "failed": 0})
+        );
+        let fake = &run["metrics"]["by_model"];
+        for model in ["fake", "fake-responses", "fake-completions"] {
+            assert_eq!(
+                fake[model]["t"]["metrics"]["exact_match"]["mean"], 1.0,
+                "{model}: {run}"
+            );
+        }
+    }
+    let (_, page) = server.get("/api/v1/llm/evals/runs?limit=2").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["has_more"], true);
+    assert_eq!(page["data"][0]["id"], ids[2].as_str());
+    let (_, rest) = server
+        .get(&format!(
+            "/api/v1/llm/evals/runs?limit=2&after={}",
+            page["last_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(rest["data"][0]["id"], ids[0].as_str());
+    let (_, filtered) = server
+        .get(&format!(
+            "/api/v1/llm/evals/runs?suite_id={suite_id}&suite_version=1&status=completed"
+        ))
+        .await;
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 3);
+    let (_, none) = server.get("/api/v1/llm/evals/runs?status=failed").await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0);
+    let (_, other) = server
+        .get_as(&server.other_key, "/api/v1/llm/evals/runs")
+        .await;
+    assert_eq!(other["data"].as_array().unwrap().len(), 0);
+    let (status, body) = server
+        .get_as(
+            &server.other_key,
+            &format!("/api/v1/llm/evals/runs/{}", ids[0]),
+        )
+        .await;
+    assert_error(status, &body, 404, "");
+    // Deleting the suite deletes its runs.
+    let (_, deleted) = server
+        .delete(&format!("/api/v1/llm/evals/suites/{suite_id}"))
+        .await;
+    assert_eq!(deleted["deleted_runs"], 3);
+    let (_, after) = server.get("/api/v1/llm/evals/runs").await;
+    assert_eq!(after["data"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn use_cache_answers_repeated_requests_across_runs() {
+    let server = TestServer::start().await;
+    let rows: Vec<Value> = (0..5)
+        .map(|i| json!({"q": format!("cached {i} [[answer:{i}]]"), "a": i.to_string()}))
+        .collect();
+    let file = upload_jsonl(&server, "c.jsonl", &rows).await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "numeric", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+    )
+    .await;
+    let body = json!({"suite_id": suite_id, "models": ["fake"], "generation": {"use_cache": true, "temperature": 0}});
+    let mut metrics = Vec::new();
+    for expected_calls in [5, 5] {
+        let (status, run) = server.post("/api/v1/llm/evals/runs", &body).await;
+        assert_eq!(status, 200, "{run}");
+        let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "completed");
+        assert_eq!(
+            server.models.requests().total,
+            expected_calls,
+            "the second run must be served from the cache"
+        );
+        metrics.push(run["metrics"]["by_task"].clone());
+    }
+    assert_eq!(metrics[0], metrics[1]);
+    assert_eq!(metrics[0]["t"]["exact_match"], 1.0);
+}
