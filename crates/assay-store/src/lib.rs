@@ -6,6 +6,7 @@
 //! driver, so the same repository code and the same test suite cover both.
 
 mod blobs;
+mod cache;
 mod db;
 mod error;
 mod files;

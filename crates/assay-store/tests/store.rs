@@ -751,3 +751,15 @@ async fn runs_samples_and_group_commit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn response_cache_round_trips_and_replaces() {
+    on_each_backend(|store| async move {
+        assert_eq!(store.cache_get("k").await.unwrap(), None);
+        store.cache_put("k", &json!({"a": 1})).await.unwrap();
+        assert_eq!(store.cache_get("k").await.unwrap(), Some(json!({"a": 1})));
+        store.cache_put("k", &json!([2])).await.unwrap();
+        assert_eq!(store.cache_get("k").await.unwrap(), Some(json!([2])));
+    })
+    .await;
+}
