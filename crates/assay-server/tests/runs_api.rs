@@ -551,3 +551,160 @@ async fn use_cache_answers_repeated_requests_across_runs() {
     assert_eq!(metrics[0], metrics[1]);
     assert_eq!(metrics[0]["t"]["exact_match"], 1.0);
 }
+
+#[tokio::test]
+async fn fewshot_limits_task_selection_and_concurrency() {
+    let server = TestServer::start().await;
+    let rows: Vec<Value> = (0..12)
+        .map(|i| json!({"q": format!("q{i} [[latency_ms:20]]"), "a": format!("a{i}")}))
+        .collect();
+    let data = upload_jsonl(&server, "rows.jsonl", &rows).await;
+    let shots = upload_jsonl(
+        &server,
+        "shots.jsonl",
+        &[
+            json!({"q": "s0", "a": "t0"}),
+            json!({"q": "s1", "a": "t1"}),
+            json!({"q": "s2", "a": "t2"}),
+        ],
+    )
+    .await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [
+            {"id": "first", "type": "qa", "dataset": {"file_id": data}, "prompt_template": "Q: {{q}}", "target_template": "{{a}}",
+             "fewshot": {"count": 2, "dataset": {"file_id": shots}, "example_template": "{{prompt}} => {{target}}", "separator": " | "}},
+            {"id": "random", "type": "qa", "dataset": {"file_id": data}, "prompt_template": "Q: {{q}}", "target_template": "{{a}}",
+             "fewshot": {"strategy": "random", "seed": 7}, "num_fewshot": 3},
+            {"id": "skipped", "type": "qa", "dataset": {"file_id": data}, "prompt_template": "{{q}}"}
+        ]}),
+    )
+    .await;
+    let (status, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"], "task_ids": ["first", "random"],
+                    "max_samples_per_task": 5, "generation_concurrency": 3}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["task_ids"], json!(["first", "random"]));
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let run = wait_terminal(&server, &run_id).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["request_counts"]["total"], 10, "5 rows × 2 tasks");
+    assert!(
+        server.models.max_in_flight() <= 3,
+        "{} calls in flight",
+        server.models.max_in_flight()
+    );
+    assert!(server.models.max_in_flight() >= 2, "calls did not overlap");
+
+    let samples = all_samples(&server, &run_id, "").await;
+    let first = samples
+        .iter()
+        .find(|s| s["task_id"] == "first" && s["sample_index"] == 4)
+        .unwrap();
+    assert_eq!(
+        first["prompt"],
+        "Q: s0 => t0 | Q: s1 => t1 | Q: q4 [[latency_ms:20]]"
+    );
+    // Random few-shot from the task's own rows: 3 examples, never the row itself, seeded.
+    for s in samples.iter().filter(|s| s["task_id"] == "random") {
+        let prompt = s["prompt"].as_str().unwrap();
+        let own = format!("Q: q{} ", s["sample_index"]);
+        assert_eq!(prompt.matches("Q: ").count(), 4, "{prompt}");
+        assert_eq!(
+            prompt.matches(&own).count(),
+            1,
+            "the row itself was shown as an example: {prompt}"
+        );
+        assert!(
+            prompt.ends_with(&format!("{own}[[latency_ms:20]]")),
+            "{prompt}"
+        );
+    }
+    // The same seed gives the same examples in another run.
+    let (_, again) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"], "task_ids": ["random"], "max_samples_per_task": 5}),
+        )
+        .await;
+    let again_id = again["id"].as_str().unwrap().to_string();
+    wait_terminal(&server, &again_id).await;
+    let mut a: Vec<(i64, String)> = samples
+        .iter()
+        .filter(|s| s["task_id"] == "random")
+        .map(|s| {
+            (
+                s["sample_index"].as_i64().unwrap(),
+                s["prompt"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut b: Vec<(i64, String)> = all_samples(&server, &again_id, "")
+        .await
+        .iter()
+        .map(|s| {
+            (
+                s["sample_index"].as_i64().unwrap(),
+                s["prompt"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_dataset_that_cannot_be_read_fails_the_run_with_a_clear_error() {
+    let server = TestServer::start().await;
+    let file = server
+        .upload("bad.jsonl", b"{\"q\": \"ok\"}\nnot json\n")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    )
+    .await;
+    let (_, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"]}),
+        )
+        .await;
+    let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["type"], "dataset_error");
+    assert!(
+        run["error"]["message"].as_str().unwrap().contains("line 2"),
+        "{run}"
+    );
+    assert!(run["failed_at"].as_i64().is_some());
+    assert_eq!(
+        server.models.requests().total,
+        0,
+        "no model call before planning succeeded"
+    );
+
+    let missing = upload_jsonl(&server, "m.jsonl", &[json!({"other": 1})]).await;
+    let suite_id = create_suite(
+        &server,
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": missing}, "prompt_template": "{{q}}"}]}),
+    )
+    .await;
+    let (_, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"]}),
+        )
+        .await;
+    let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["type"], "template_error");
+}

@@ -1,0 +1,151 @@
+//! The real `assay` binary as a child process, and a small API client for tests and benchmarks.
+
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use assay_testkit::FakeModelServer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const KEY: &str = "assay_sk_durability_test_key_0123456789abcdefghij";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+/// Starts `assay serve` on a free port with the fake model server as registry entry `fake`.
+pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("ASSAY_SERVER_BIND", "127.0.0.1:0")
+        .env("ASSAY_BOOTSTRAP_KEY", KEY)
+        .env("ASSAY_EXECUTOR_NODE_ID", "durability-node")
+        .env("ASSAY_MODELS_FAKE__KIND", "chat_completions")
+        .env("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url())
+        .env("ASSAY_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("assay starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(url) = line.strip_prefix("Assay listening on ") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("assay exited before listening");
+    })
+    .await
+    .expect("assay listens within 60 s");
+    Server { child, base }
+}
+
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub async fn json(&self, req: reqwest::RequestBuilder) -> Value {
+        let response = req.bearer_auth(KEY).send().await.expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json body");
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.json(self.client.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Value {
+        self.json(self.client.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn upload(&self, name: &str, content: String) -> String {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::text(content).file_name(name.to_string()),
+            )
+            .text("purpose", "evals");
+        let file = self
+            .json(
+                self.client
+                    .post(format!("{}/api/v1/llm/files", self.base))
+                    .multipart(form),
+            )
+            .await;
+        file["id"].as_str().expect("file id").to_string()
+    }
+
+    /// A suite with one numeric task over `rows` rows whose answers are their index.
+    pub async fn suite(&self, rows: usize, tag: &str) -> String {
+        let data: String = (0..rows)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    json!({"q": format!("{tag} {i} [[answer:{i}]]"), "a": i.to_string()})
+                )
+            })
+            .collect();
+        let file = self.upload("rows.jsonl", data).await;
+        let suite = self
+            .post(
+                "/api/v1/llm/evals/suites",
+                &json!({"name": tag, "manifest": {"tasks": [{"id": "n", "type": "numeric",
+                    "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+            )
+            .await;
+        suite["id"].as_str().expect("suite id").to_string()
+    }
+
+    pub async fn wait(&self, run_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let run = self.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {run}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn samples(&self, run_id: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut path = format!(
+                "/api/v1/llm/evals/runs/{run_id}/samples?limit=500&include_dataset_row=false"
+            );
+            if !after.is_empty() {
+                path.push_str(&format!("&after={after}"));
+            }
+            let page = self.get(&path).await;
+            out.extend(page["data"].as_array().expect("data").iter().cloned());
+            if page["has_more"] != true {
+                return out;
+            }
+            after = page["last_id"].as_str().expect("last id").to_string();
+        }
+    }
+}
+
+pub fn api(server: &Server) -> Api {
+    Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone(),
+    }
+}
