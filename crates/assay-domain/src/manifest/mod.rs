@@ -150,6 +150,21 @@ pub enum TaskType {
 }
 
 impl TaskType {
+    /// Every task type, in the spec's order.
+    pub const ALL: [TaskType; 11] = [
+        TaskType::Classification,
+        TaskType::MultipleChoice,
+        TaskType::Qa,
+        TaskType::Summarization,
+        TaskType::SemanticSimilarity,
+        TaskType::LlmJudge,
+        TaskType::Numeric,
+        TaskType::Math,
+        TaskType::Custom,
+        TaskType::Transcription,
+        TaskType::Embedding,
+    ];
+
     /// The wire spelling, e.g. `multiple_choice`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -383,19 +398,7 @@ mod tests {
 
     #[test]
     fn task_type_spelling_round_trips() {
-        for t in [
-            TaskType::Classification,
-            TaskType::MultipleChoice,
-            TaskType::Qa,
-            TaskType::Summarization,
-            TaskType::SemanticSimilarity,
-            TaskType::LlmJudge,
-            TaskType::Numeric,
-            TaskType::Math,
-            TaskType::Custom,
-            TaskType::Transcription,
-            TaskType::Embedding,
-        ] {
+        for t in TaskType::ALL {
             assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
         }
     }

@@ -277,19 +277,7 @@ mod tests {
 
     #[test]
     fn every_default_is_builtin() {
-        for t in [
-            TaskType::Classification,
-            TaskType::MultipleChoice,
-            TaskType::Qa,
-            TaskType::Summarization,
-            TaskType::SemanticSimilarity,
-            TaskType::LlmJudge,
-            TaskType::Numeric,
-            TaskType::Math,
-            TaskType::Custom,
-            TaskType::Transcription,
-            TaskType::Embedding,
-        ] {
+        for t in TaskType::ALL {
             for id in default_metric_ids(t) {
                 assert!(builtin(id).is_some(), "{id}");
             }

@@ -22,6 +22,19 @@ fn run_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
     }
 }
 
+/// A live run the caller may see, or a 404 naming it.
+async fn find_run(
+    state: &AppState,
+    caller: &assay_domain::Principal,
+    run_id: &str,
+) -> Result<assay_store::RunRecord, ApiError> {
+    state
+        .store
+        .get_run(caller, run_id)
+        .await
+        .map_err(run_not_found(run_id))
+}
+
 /// Why a task cannot run on this server yet, if it cannot.
 fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<String> {
     for task in &manifest.tasks {
@@ -178,11 +191,7 @@ pub async fn get_run(
     Caller(caller): Caller,
     Path(run_id): Path<String>,
 ) -> Result<Json<RunObject>, ApiError> {
-    let run = state
-        .store
-        .get_run(&caller, &run_id)
-        .await
-        .map_err(run_not_found(&run_id))?;
+    let run = find_run(&state, &caller, &run_id).await?;
     Ok(Json(run.object))
 }
 
@@ -227,11 +236,7 @@ pub async fn cancel_run(
         .await
         .map_err(run_not_found(&run_id))?;
     state.engine.cancel(&run_id);
-    let run = state
-        .store
-        .get_run(&caller, &run_id)
-        .await
-        .map_err(run_not_found(&run_id))?;
+    let run = find_run(&state, &caller, &run_id).await?;
     Ok(Json(run.object))
 }
 
@@ -246,11 +251,7 @@ pub async fn get_run_overview(
     Path(run_id): Path<String>,
     QueryParams(q): QueryParams<OverviewQuery>,
 ) -> Result<Json<RunOverview>, ApiError> {
-    let run = state
-        .store
-        .get_run(&caller, &run_id)
-        .await
-        .map_err(run_not_found(&run_id))?;
+    let run = find_run(&state, &caller, &run_id).await?;
     let metric = q
         .metric
         .filter(|m| !m.is_empty())
@@ -327,11 +328,7 @@ pub async fn get_artifacts(
     Caller(caller): Caller,
     Path(run_id): Path<String>,
 ) -> Result<Json<ArtifactsObject>, ApiError> {
-    let run = state
-        .store
-        .get_run(&caller, &run_id)
-        .await
-        .map_err(run_not_found(&run_id))?;
+    let run = find_run(&state, &caller, &run_id).await?;
     Ok(Json(ArtifactsObject {
         run_id: run.object.id,
         object: "eval.artifacts".into(),
