@@ -131,6 +131,11 @@ pub struct EndpointConfig {
     /// Required for every kind but `local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// For `local` endpoints: the model on disk — a `.gguf` file (generation) or a
+    /// sentence-transformers directory with `model.safetensors` and `tokenizer.json`
+    /// (embeddings). Relative paths are resolved against the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// Upstream model name sent as `model`; defaults to the endpoint's registry name. A run
     /// may override it with `NAME:UPSTREAM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,6 +241,14 @@ impl ModelsConfig {
                     }
                 },
                 (None, false) => {}
+            }
+            if ep.kind == EndpointKind::Local
+                && ep.path.as_deref().is_none_or(|p| p.trim().is_empty())
+            {
+                return Err(ConfigError::new(
+                    format!("{name}.path"),
+                    "required for kind local (a .gguf file or an embedding model directory)",
+                ));
             }
             if ep.model.as_deref() == Some("") {
                 return Err(ConfigError::new(
@@ -419,7 +432,9 @@ embedding = "embedder"
         )
         .unwrap_err();
         assert_eq!(e.path, "auto.embedding");
-        parse("[models.l]\nkind = \"local\"\nmodel = \"/models/tiny\"\n").unwrap();
+        parse("[models.l]\nkind = \"local\"\npath = \"/models/tiny.gguf\"\n").unwrap();
+        let missing = parse("[models.l]\nkind = \"local\"\n").unwrap_err();
+        assert_eq!(missing.path, "l.path");
         assert_eq!(
             e.to_string(),
             format!("models.auto.embedding: {}", e.message)

@@ -682,7 +682,8 @@ mod tests {
 
     #[test]
     fn local_endpoints_need_a_backend() {
-        let c: ModelsConfig = toml::from_str("[tiny]\nkind = \"local\"\n").unwrap();
+        let c: ModelsConfig =
+            toml::from_str("[tiny]\nkind = \"local\"\npath = \"tiny.gguf\"\n").unwrap();
         let err = Gateway::new(c).unwrap_err();
         assert_eq!(err.path, "tiny.kind");
         let c = registry();
