@@ -62,6 +62,8 @@ pub struct Accumulator {
     mean: f64,
     /// Σ (xᵢ − mean)².
     m2: f64,
+    /// Σ xᵢ, for a mean that is exact wherever the sum is (0/1 scores, small counts).
+    sum: f64,
     min: f64,
     max: f64,
 }
@@ -86,6 +88,7 @@ impl Accumulator {
             self.max = self.max.max(x);
         }
         self.n += 1;
+        self.sum += x;
         let delta = x - self.mean;
         self.mean += delta / self.n as f64;
         self.m2 += delta * (x - self.mean);
@@ -110,6 +113,7 @@ impl Accumulator {
         self.mean += delta * nb / n;
         self.m2 += other.m2 + delta * delta * na * nb / n;
         self.n += other.n;
+        self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
@@ -121,7 +125,7 @@ impl Accumulator {
         Summary {
             n,
             excluded: self.excluded,
-            mean: (n > 0).then_some(self.mean),
+            mean: (n > 0).then(|| self.sum / n as f64),
             std,
             stderr: std.map(|s| s / (n as f64).sqrt()),
             min: (n > 0).then_some(self.min),
@@ -226,6 +230,16 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn means_of_binary_scores_are_exact() {
+        let acc: Accumulator = [1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+            .into_iter()
+            .collect();
+        assert_eq!(acc.summary().mean, Some(0.8));
+        let acc: Accumulator = std::iter::repeat_n(0.9, 10).collect();
+        assert!((acc.summary().mean.unwrap() - 0.9).abs() < 1e-15);
     }
 
     #[test]

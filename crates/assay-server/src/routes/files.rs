@@ -40,6 +40,11 @@ pub struct UploadFileForm {
 #[schema(value_type = String, format = Binary)]
 pub struct FileBytes(#[allow(dead_code)] Vec<u8>);
 
+/// The content of a JSON file: any JSON value.
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+pub struct AnyJson(#[allow(dead_code)] serde_json::Value);
+
 /// Upload a file (multipart: `file` and `purpose`). The content is streamed to blob storage.
 #[utoipa::path(post, path = "/api/v1/llm/files", tag = "files",
     request_body(content = UploadFileForm, content_type = "multipart/form-data"),
@@ -256,7 +261,7 @@ pub async fn delete_file(
 #[utoipa::path(get, path = "/api/v1/llm/files/{file_id}/content", tag = "files",
     params(("file_id" = String, Path)),
     responses((status = 200, description = "The raw bytes, served with the content type of the file's kind (e.g. application/jsonl, text/csv, text/x-python)",
-            content((FileBytes = "application/jsonl"), (FileBytes = "text/csv"), (FileBytes = "text/x-python"), (FileBytes = "application/json"), (FileBytes = "text/plain"), (FileBytes = "*/*"))),
+            content((FileBytes = "application/jsonl"), (FileBytes = "text/csv"), (FileBytes = "text/x-python"), (AnyJson = "application/json"), (FileBytes = "text/plain"), (FileBytes = "*/*"))),
         (status = 404, body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn get_file_content(
