@@ -1,16 +1,30 @@
 """Fixtures for the SDK conformance suite.
 
-A session fixture starts the real Assay server (``assay serve``) on an ephemeral
-loopback port with a fresh data directory, mints a second tenant's key with
-``assay keys create``, and hands out official ``meetkai-mka1`` SDK clients
-pointed at it.
+A session fixture starts the fake OpenAI-compatible model server (``assay-fake-model``) on
+an ephemeral loopback port, then the real Assay server (``assay serve``) on another one with
+a fresh data directory and a model registry whose every entry points at that fake; it mints
+a second tenant's key with ``assay keys create`` and hands out official ``meetkai-mka1`` SDK
+clients pointed at the server.
+
+Model registry of the session server (environment variables, nothing else: inherited
+``ASSAY_MODELS_*`` / ``ASSAY_CONFIG`` variables are dropped and the server runs in an empty
+working directory, so no ``assay.toml`` is read):
+
+  fake              chat_completions  http://127.0.0.1:PORT/v1
+  fake-responses    responses         http://127.0.0.1:PORT/v1
+  fake-completions  completions       http://127.0.0.1:PORT/v1
+  auto (generation) -> fake
 
 Environment:
   ASSAY_BIN                 path of the server binary (default <repo>/target/debug/assay)
-  ASSAY_SDK_STARTUP_TIMEOUT seconds to wait for the "Assay listening on" line (default 60)
+  ASSAY_FAKE_MODEL_BIN      path of the fake model server (default <repo>/target/debug/assay-fake-model)
+  ASSAY_SDK_STARTUP_TIMEOUT seconds to wait for each process's "listening on" line (default 60)
   ASSAY_SDK_BASE_URL        use an already running server instead of starting one;
                             then ASSAY_SDK_KEY and ASSAY_SDK_OTHER_KEY must hold the two
-                            tenants' keys (the other key from a different org/team)
+                            tenants' keys (the other key from a different org/team), and
+                            ASSAY_SDK_FAKE_MODEL_URL may name the fake model server that
+                            server's registry (entries as above) points at; without it the
+                            run tests are skipped
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
+import httpx
 import pytest
 from meetkai_mka1 import SDK
 
@@ -33,14 +48,46 @@ from sdk_helpers import WireRecorder, make_sdk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "assay"
+DEFAULT_FAKE_MODEL_BIN = REPO_ROOT / "target" / "debug" / "assay-fake-model"
 
 # 40+ characters, shaped like a minted key; only ever used against a throwaway data dir.
 BOOTSTRAP_KEY = "assay_sk_test_admin_0123456789abcdefghijklmnopqrstuvwxyz"
 
 LISTENING_RE = re.compile(r"Assay listening on (http://\S+)")
+FAKE_LISTENING_RE = re.compile(r"fake model listening on (http://\S+)")
 
-# The running server, so a failing test's report can show the server's log.
+# Registry entry -> API kind, all served by the session's fake model server.
+FAKE_MODEL_KINDS = {
+    "fake": "chat_completions",
+    "fake-responses": "responses",
+    "fake-completions": "completions",
+}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+# The running server and fake model, so a failing test's report can show their logs.
 _RUNNING: Optional["AssayServer"] = None
+_RUNNING_FAKE: Optional["FakeModel"] = None
+
+
+@dataclass
+class FakeModel:
+    """The fake OpenAI-compatible model server every registry entry points at."""
+
+    url: str
+    stderr_path: Optional[Path] = None
+    process: Optional[subprocess.Popen] = None
+
+    def requests(self) -> dict:
+        """The fake's request log (``GET /_fake/requests``): ``total``, ``in_flight``,
+        ``by_endpoint``, ``by_prompt`` and the ``recent`` requests with their bodies."""
+        res = httpx.get(self.url + "/_fake/requests", timeout=30)
+        res.raise_for_status()
+        return res.json()
+
+    def stderr_tail(self, limit: int = 8000) -> str:
+        if self.stderr_path is None or not self.stderr_path.exists():
+            return ""
+        return self.stderr_path.read_text(errors="replace")[-limit:]
 
 
 @dataclass
@@ -85,15 +132,22 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-def _start_server(binary: Path, data_dir: Path, stderr_path: Path) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ)
-    env["ASSAY_SERVER_BIND"] = "127.0.0.1:0"
-    env["ASSAY_BOOTSTRAP_KEY"] = BOOTSTRAP_KEY
+def _spawn(
+    what: str,
+    argv: List[str],
+    env: dict,
+    cwd: Optional[Path],
+    stderr_path: Path,
+    ready: "re.Pattern[str]",
+) -> tuple[subprocess.Popen, str]:
+    """Starts ``argv`` in its own session and waits for the stdout line matching ``ready``;
+    returns the process and the URL the line names."""
     stderr_file = open(stderr_path, "wb")
     try:
         proc = subprocess.Popen(
-            [str(binary), "serve", "--data-dir", str(data_dir)],
+            argv,
             env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr_file,
@@ -105,13 +159,13 @@ def _start_server(binary: Path, data_dir: Path, stderr_path: Path) -> tuple[subp
     lines: "queue.Queue[Optional[str]]" = queue.Queue()
 
     def pump() -> None:
-        # Keep draining stdout for the whole life of the server so it never blocks on a full pipe.
+        # Keep draining stdout for the whole life of the process so it never blocks on a full pipe.
         assert proc.stdout is not None
         for raw in proc.stdout:
             lines.put(raw.decode("utf-8", errors="replace"))
         lines.put(None)
 
-    threading.Thread(target=pump, name="assay-stdout", daemon=True).start()
+    threading.Thread(target=pump, name=f"{what}-stdout", daemon=True).start()
 
     timeout = float(os.environ.get("ASSAY_SDK_STARTUP_TIMEOUT", "60"))
     deadline = time.monotonic() + timeout
@@ -121,7 +175,7 @@ def _start_server(binary: Path, data_dir: Path, stderr_path: Path) -> tuple[subp
         if remaining <= 0:
             _stop(proc)
             pytest.fail(
-                f"assay serve printed no 'Assay listening on' line within {timeout:.0f}s\n"
+                f"{what} printed no ready line ({ready.pattern!r}) within {timeout:.0f}s\n"
                 f"stdout so far:\n{''.join(seen)}\nstderr:\n{_read_stderr(stderr_path)}",
                 pytrace=False,
             )
@@ -135,14 +189,69 @@ def _start_server(binary: Path, data_dir: Path, stderr_path: Path) -> tuple[subp
         if line is None:
             proc.wait(timeout=10)
             pytest.fail(
-                f"assay serve exited with code {proc.returncode} before it was ready\n"
+                f"{what} exited with code {proc.returncode} before it was ready\n"
                 f"stdout:\n{''.join(seen)}\nstderr:\n{_read_stderr(stderr_path)}",
                 pytrace=False,
             )
         seen.append(line)
-        m = LISTENING_RE.search(line)
+        m = ready.search(line)
         if m:
             return proc, m.group(1).rstrip("/")
+
+
+def _check_loopback(url: str) -> None:
+    host = httpx.URL(url).host
+    if host not in LOOPBACK_HOSTS:
+        pytest.fail(f"refusing to point the server at a non-loopback model endpoint: {url}", pytrace=False)
+
+
+def _start_fake_model(binary: Path, stderr_path: Path) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_FAKE_MODEL_")}
+    proc, url = _spawn(
+        "assay-fake-model",
+        [str(binary), "--bind", "127.0.0.1:0"],
+        env,
+        None,
+        stderr_path,
+        FAKE_LISTENING_RE,
+    )
+    _check_loopback(url)
+    return proc, url
+
+
+def _registry_env(fake_url: str) -> dict:
+    """``ASSAY_MODELS_*`` variables: every entry of FAKE_MODEL_KINDS at the fake, auto -> fake."""
+    _check_loopback(fake_url)
+    env = {}
+    for name, kind in FAKE_MODEL_KINDS.items():
+        key = name.upper()
+        env[f"ASSAY_MODELS_{key}__KIND"] = kind
+        env[f"ASSAY_MODELS_{key}__BASE_URL"] = fake_url + "/v1"
+    env["ASSAY_MODELS_AUTO__GENERATION"] = "fake"
+    return env
+
+
+def _start_server(
+    binary: Path, data_dir: Path, work_dir: Path, stderr_path: Path, fake_url: str
+) -> tuple[subprocess.Popen, str]:
+    # Only the registry built here: no inherited model entries or config file can add an
+    # endpoint that is not the loopback fake (the fuzzer sends whatever it likes).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith("ASSAY_MODELS_") and k.upper() != "ASSAY_CONFIG"
+    }
+    env.update(_registry_env(fake_url))
+    env["ASSAY_SERVER_BIND"] = "127.0.0.1:0"
+    env["ASSAY_BOOTSTRAP_KEY"] = BOOTSTRAP_KEY
+    return _spawn(
+        "assay serve",
+        [str(binary), "serve", "--data-dir", str(data_dir)],
+        env,
+        work_dir,  # empty: no ./assay.toml
+        stderr_path,
+        LISTENING_RE,
+    )
 
 
 def _create_other_key(binary: Path, data_dir: Path) -> str:
@@ -175,8 +284,41 @@ def _create_other_key(binary: Path, data_dir: Path) -> str:
     return non_empty[-1]
 
 
+def _binary(env_var: str, default: Path, hint: str) -> Path:
+    binary = Path(os.environ.get(env_var, str(default)))
+    if not binary.is_file():
+        pytest.fail(f"{binary} not found; {hint} or set {env_var}", pytrace=False)
+    # Absolute: the server runs in its own (empty) working directory.
+    return binary.resolve()
+
+
 @pytest.fixture(scope="session")
-def assay_server(tmp_path_factory: pytest.TempPathFactory):
+def fake_model(tmp_path_factory: pytest.TempPathFactory):
+    """The fake model server the session server's registry points at (``None`` when testing
+    an external server without ASSAY_SDK_FAKE_MODEL_URL)."""
+    global _RUNNING_FAKE
+    if os.environ.get("ASSAY_SDK_BASE_URL"):
+        url = os.environ.get("ASSAY_SDK_FAKE_MODEL_URL")
+        yield FakeModel(url=url.rstrip("/")) if url else None
+        return
+    binary = _binary(
+        "ASSAY_FAKE_MODEL_BIN",
+        DEFAULT_FAKE_MODEL_BIN,
+        "build it with `cargo build -p assay-testkit --bins`",
+    )
+    stderr_path = tmp_path_factory.mktemp("fake-model-logs") / "fake-model.stderr.log"
+    proc, url = _start_fake_model(binary, stderr_path)
+    try:
+        fake = FakeModel(url=url, stderr_path=stderr_path, process=proc)
+        _RUNNING_FAKE = fake
+        yield fake
+    finally:
+        _RUNNING_FAKE = None
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[FakeModel]):
     """The running server: base URL, the bootstrap (org 1) key and a second tenant's key."""
     global _RUNNING
     external = os.environ.get("ASSAY_SDK_BASE_URL")
@@ -188,15 +330,12 @@ def assay_server(tmp_path_factory: pytest.TempPathFactory):
         yield AssayServer(base_url=external.rstrip("/"), admin_key=admin, other_key=other)
         return
 
-    binary = Path(os.environ.get("ASSAY_BIN", str(DEFAULT_BIN)))
-    if not binary.is_file():
-        pytest.fail(
-            f"server binary not found at {binary}; build it with `cargo build` or set ASSAY_BIN",
-            pytrace=False,
-        )
+    binary = _binary("ASSAY_BIN", DEFAULT_BIN, "build it with `cargo build`")
+    assert fake_model is not None
     data_dir = tmp_path_factory.mktemp("assay-data")
+    work_dir = tmp_path_factory.mktemp("assay-cwd")
     stderr_path = tmp_path_factory.mktemp("assay-logs") / "server.stderr.log"
-    proc, base_url = _start_server(binary, data_dir, stderr_path)
+    proc, base_url = _start_server(binary, data_dir, work_dir, stderr_path, fake_model.url)
     try:
         other_key = _create_other_key(binary, data_dir)
         server = AssayServer(
@@ -221,6 +360,10 @@ def pytest_runtest_makereport(item, call):
         tail = _RUNNING.stderr_tail(4000)
         if tail:
             report.sections.append(("assay server stderr (tail)", tail))
+    if report.failed and _RUNNING_FAKE is not None:
+        tail = _RUNNING_FAKE.stderr_tail(2000)
+        if tail:
+            report.sections.append(("assay-fake-model stderr (tail)", tail))
     return report
 
 

@@ -171,7 +171,7 @@ def rich_manifest(f: SimpleNamespace) -> Dict[str, Any]:
                 "choices": ["A", "B", "C", "D"],
                 "num_fewshot": 0,
                 "output_extraction": {"type": "label_set", "labels": ["A", "B", "C", "D"], "case_sensitive": False},
-                "metrics": [{"id": "acc"}],
+                "metrics": [{"id": "accuracy"}],
             },
             {
                 "id": "sentiment",
@@ -195,7 +195,7 @@ def rich_manifest(f: SimpleNamespace) -> Dict[str, Any]:
                 "target_template": "{{answer}}",
                 "output_extraction": {"type": "number"},
                 "metrics": [
-                    {"id": "abs_error", "aggregation": "mean", "higher_is_better": False, "description": "absolute error"}
+                    {"id": "exact_match", "aggregation": "mean", "higher_is_better": True, "description": "numeric equality"}
                 ],
             },
             {
