@@ -1,6 +1,7 @@
 //! The `assay` binary: a thin command layer over the library crates.
 
 mod config;
+mod demo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,21 @@ struct Cli {
 enum Command {
     /// Start the HTTP API.
     Serve(ServeArgs),
+    /// Run the bundled quickstart suite against a running server and print its metrics.
+    Demo {
+        /// Base URL of the server.
+        #[arg(long, env = "ASSAY_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API key.
+        #[arg(long, env = "ASSAY_API_KEY", hide_env_values = true)]
+        key: String,
+        /// Model to evaluate (repeat for several).
+        #[arg(long = "model", default_value = "auto")]
+        models: Vec<String>,
+        /// Cap on samples per task.
+        #[arg(long)]
+        max_samples_per_task: Option<i64>,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -81,6 +97,20 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Demo {
+                url,
+                key,
+                models,
+                max_samples_per_task,
+            } => {
+                demo::run(demo::DemoArgs {
+                    url,
+                    key,
+                    models,
+                    max_samples_per_task,
+                })
+                .await
+            }
             Command::Keys {
                 command:
                     KeysCommand::Create {

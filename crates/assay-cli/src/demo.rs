@@ -1,0 +1,216 @@
+//! `assay demo`: runs the bundled quickstart suite against a running server and shows the
+//! result — progress while it runs, then a metrics table and where to look further.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+const MANIFEST: &str = include_str!("../../../examples/quickstart/manifest.json");
+const DATASETS: [(&str, &str); 3] = [
+    (
+        "factual_qa.jsonl",
+        include_str!("../../../examples/quickstart/factual_qa.jsonl"),
+    ),
+    (
+        "multiple_choice.jsonl",
+        include_str!("../../../examples/quickstart/multiple_choice.jsonl"),
+    ),
+    (
+        "arithmetic.jsonl",
+        include_str!("../../../examples/quickstart/arithmetic.jsonl"),
+    ),
+];
+
+/// What the demo runs against.
+pub struct DemoArgs {
+    pub url: String,
+    pub key: String,
+    pub models: Vec<String>,
+    pub max_samples_per_task: Option<i64>,
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = req
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .context("reaching the server")?;
+        let status = response.status();
+        let body: Value = response.json().await.context("reading the response")?;
+        if !status.is_success() {
+            bail!(
+                "{status}: {}",
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("request failed")
+            );
+        }
+        Ok(body)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.url)))
+            .await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.post(format!("{}{path}", self.url)).json(body))
+            .await
+    }
+}
+
+/// Uploads the datasets, creates the suite, runs it and prints the outcome.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: args.url.trim_end_matches('/').to_string(),
+        key: args.key,
+    };
+    let mut manifest: Value = serde_json::from_str(MANIFEST).context("the bundled manifest")?;
+    let mut ids = std::collections::HashMap::new();
+    for (name, content) in DATASETS {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::text(content).file_name(name),
+            )
+            .text("purpose", "evals");
+        let file = client
+            .send(
+                client
+                    .http
+                    .post(format!("{}/api/v1/llm/files", client.url))
+                    .multipart(form),
+            )
+            .await
+            .with_context(|| format!("uploading {name}"))?;
+        ids.insert(name, file["id"].as_str().unwrap_or_default().to_string());
+    }
+    if let Some(tasks) = manifest["tasks"].as_array_mut() {
+        for task in tasks {
+            let name = task["dataset"]["file_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(id) = ids.get(name.as_str()) {
+                task["dataset"]["file_id"] = json!(id);
+            }
+        }
+    }
+    let suite = client
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "Assay quickstart", "description": "Bundled example suite", "manifest": manifest}),
+        )
+        .await
+        .context("creating the suite")?;
+    let mut body = json!({
+        "suite_id": suite["id"],
+        "models": args.models,
+        "generation": {"max_gen_toks": 32, "do_sample": false, "until": ["\n\n"]},
+        "metadata": {"source": "assay demo"},
+    });
+    if let Some(n) = args.max_samples_per_task {
+        body["max_samples_per_task"] = json!(n);
+    }
+    let run = client
+        .post("/api/v1/llm/evals/runs", &body)
+        .await
+        .context("starting the run")?;
+    let run_id = run["id"].as_str().unwrap_or_default().to_string();
+    println!(
+        "Run {run_id} started on suite {}.",
+        suite["id"].as_str().unwrap_or_default()
+    );
+
+    let run = loop {
+        let run = client
+            .get(&format!("/api/v1/llm/evals/runs/{run_id}"))
+            .await?;
+        let counts = &run["request_counts"];
+        let (total, done, failed) = (
+            counts["total"].as_i64().unwrap_or(0),
+            counts["completed"].as_i64().unwrap_or(0),
+            counts["failed"].as_i64().unwrap_or(0),
+        );
+        print!(
+            "\r  {:<11} {:>4}/{:<4} samples done, {failed} failed   ",
+            run["status"].as_str().unwrap_or("?"),
+            done + failed,
+            total
+        );
+        let _ = std::io::stdout().flush();
+        if ["completed", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
+            println!();
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    if run["status"] != "completed" {
+        bail!("the run ended {}: {}", run["status"], run["error"]);
+    }
+    print_table(&run);
+    println!();
+    println!("Inspect it:");
+    println!("  run      {}/api/v1/llm/evals/runs/{run_id}", client.url);
+    println!(
+        "  samples  {}/api/v1/llm/evals/runs/{run_id}/samples",
+        client.url
+    );
+    println!("  API docs {}/docs", client.url);
+    Ok(())
+}
+
+/// One row per (model, task, metric): mean ± standard error over n samples.
+fn print_table(run: &Value) {
+    println!();
+    println!(
+        "{:<24} {:<18} {:<12} {:>8} {:>9} {:>5}",
+        "model", "task", "metric", "mean", "± stderr", "n"
+    );
+    let Some(models) = run["metrics"]["by_model"].as_object() else {
+        return;
+    };
+    for (model, tasks) in models {
+        let Some(tasks) = tasks.as_object() else {
+            continue;
+        };
+        for (task, entry) in tasks {
+            let Some(metrics) = entry["metrics"].as_object() else {
+                continue;
+            };
+            for (metric, m) in metrics {
+                let fmt = |v: &Value| {
+                    v.as_f64()
+                        .map(|x| format!("{x:.3}"))
+                        .unwrap_or_else(|| "—".into())
+                };
+                println!(
+                    "{:<24} {:<18} {:<12} {:>8} {:>9} {:>5}",
+                    model,
+                    task,
+                    metric,
+                    fmt(&m["mean"]),
+                    fmt(&m["stderr"]),
+                    m["n"]
+                );
+            }
+            let failed = entry["samples"]["failed"].as_i64().unwrap_or(0);
+            if failed > 0 {
+                println!(
+                    "{:<24} {:<18} ({failed} samples failed and are excluded)",
+                    "", ""
+                );
+            }
+        }
+    }
+}
