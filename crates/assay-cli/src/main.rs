@@ -153,8 +153,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
-    let gateway =
-        assay_models::Gateway::new(config.models.clone()).context("invalid [models] registry")?;
+    let gateway = assay_models::Gateway::builder(config.models.clone())
+        .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())))
+        .build()
+        .context("invalid [models] registry")?;
     let engine = assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine());
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
