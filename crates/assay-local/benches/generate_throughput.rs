@@ -1,0 +1,96 @@
+//! Generation throughput of the reference GGUF model (SmolLM2-135M-Instruct Q4_1):
+//! single-stream greedy tokens/second, and aggregate tokens/second with 4 concurrent
+//! requests. Not a test: it prints figures.
+//!
+//! ```text
+//! RUSTFLAGS="-C target-cpu=native" cargo bench -p assay-local --bench generate_throughput
+//! ```
+//!
+//! `ASSAY_MODELS_DIR` (default `<repo>/models`) locates the model; `ASSAY_LOCAL_WORKERS` sets
+//! the worker count; `BENCH_TOKENS` the tokens per request (default 128).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use assay_domain::generation::GenerationConfig;
+use assay_local::generate::{GgufBackend, GgufOptions};
+
+const MODEL_FILE: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn main() {
+    let dir = std::env::var_os("ASSAY_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let path = dir.join(MODEL_FILE);
+    if !path.exists() {
+        eprintln!("{} is missing: run scripts/install-models", path.display());
+        return;
+    }
+    let tokens: usize = std::env::var("BENCH_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let started = Instant::now();
+    let backend = GgufBackend::load_with(&path, GgufOptions::default()).expect("model loads");
+    println!(
+        "loaded {} ({} workers) in {:.2}s; simd: avx2={} fma={} f16c={}",
+        path.display(),
+        backend.workers(),
+        started.elapsed().as_secs_f64(),
+        cfg!(target_feature = "avx2"),
+        cfg!(target_feature = "fma"),
+        cfg!(target_feature = "f16c"),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config: GenerationConfig = serde_json::from_value(serde_json::json!({
+        "temperature": 0,
+        "max_output_tokens": tokens,
+    }))
+    .unwrap();
+    let prompts = [
+        "Write a long story about a dragon who learns to bake bread.",
+        "Explain in detail how a steam engine works.",
+        "Describe the history of the Roman Empire.",
+        "Write an essay about the importance of sleep.",
+    ];
+    let request = |p: &str| {
+        let mut cfg = config.clone();
+        // Ignore end of turn: every request generates exactly `tokens` tokens.
+        cfg.stop = None;
+        let (mut r, _) = backend.request(p, &cfg).unwrap();
+        r.max_output_tokens = tokens;
+        r
+    };
+
+    // Warm-up.
+    rt.block_on(backend.run(request(prompts[0]))).unwrap();
+
+    let mut best = 0.0f64;
+    for p in &prompts[..2] {
+        let t = Instant::now();
+        let out = rt.block_on(backend.run(request(p))).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let rate = out.output_tokens as f64 / secs;
+        println!(
+            "single stream: {} prompt + {} generated tokens in {secs:.2}s = {rate:.1} tokens/s",
+            out.input_tokens, out.output_tokens
+        );
+        best = best.max(rate);
+    }
+
+    let t = Instant::now();
+    let outs = rt.block_on(futures::future::join_all(
+        prompts.iter().map(|p| backend.run(request(p))),
+    ));
+    let secs = t.elapsed().as_secs_f64();
+    let total: usize = outs.iter().map(|o| o.as_ref().unwrap().output_tokens).sum();
+    let aggregate = total as f64 / secs;
+    println!(
+        "4 concurrent requests: {total} generated tokens in {secs:.2}s = {aggregate:.1} tokens/s aggregate"
+    );
+    println!("single-stream greedy: {best:.1} tokens/s; aggregate (4 concurrent): {aggregate:.1} tokens/s");
+}
