@@ -144,6 +144,10 @@ fn env_provider() -> Env {
     Env::prefixed("ASSAY_")
         .filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
+            // `ASSAY_MODELS_DIR` is where local models are installed, not a registry entry.
+            if key == "models_dir" {
+                return false;
+            }
             SECTIONS.iter().any(|s| {
                 key.strip_prefix(s)
                     .is_some_and(|rest| rest.starts_with('_'))
@@ -184,6 +188,7 @@ mod tests {
             jail.set_env("ASSAY_SERVER_MAX_UPLOAD_BYTES", "20");
             jail.set_env("ASSAY_DATABASE_URL", "postgres://u@127.0.0.1/db");
             jail.set_env("ASSAY_BOOTSTRAP_KEY", "not a config key");
+            jail.set_env("ASSAY_MODELS_DIR", "/opt/models");
             let config = load(None, &data).expect("env loads");
             assert_eq!(config.server.max_upload_bytes, 20);
             assert_eq!(config.database.url, "postgres://u@127.0.0.1/db");

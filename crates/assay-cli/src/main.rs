@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod local_models;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -153,8 +154,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
-    let gateway = assay_models::Gateway::builder(config.models.clone())
-        .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())))
+    let models = local_models::with_defaults(config.models.clone(), &local_models::models_dir());
+    let builder = assay_models::Gateway::builder(models.clone())
+        .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())));
+    let gateway = local_models::register(builder, &models)?
         .build()
         .context("invalid [models] registry")?;
     let engine = assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine());
