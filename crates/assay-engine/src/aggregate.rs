@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use assay_domain::api::{RunTokens, SampleObject, SampleStatus};
 use assay_scoring::aggregate::Accumulator;
+use assay_store::{Store, StoreError};
 use serde_json::{json, Value};
 
 /// Counts, token sums and per-metric running statistics over a set of samples.
@@ -80,4 +81,27 @@ impl Aggregate {
 /// A token summary as JSON.
 pub fn tokens_json(t: &RunTokens) -> Value {
     json!({"input": t.input, "output": t.output, "cached": t.cached, "reasoning": t.reasoning})
+}
+
+/// Samples read per page when scanning a run.
+const SCAN_PAGE: i64 = 500;
+
+/// Calls `visit` on every sample of a run, in order, reading them a page at a time so memory
+/// stays flat however large the run is.
+pub async fn scan_samples(
+    store: &Store,
+    run_id: &str,
+    mut visit: impl FnMut(&SampleObject),
+) -> Result<(), StoreError> {
+    let mut after = 0;
+    loop {
+        let page = store.sample_batch(run_id, after, SCAN_PAGE, false).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.seq;
+        for sample in &page {
+            visit(&sample.object);
+        }
+    }
 }

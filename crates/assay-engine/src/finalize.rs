@@ -28,7 +28,7 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::aggregate::{tokens_json, Aggregate};
+use crate::aggregate::{scan_samples, tokens_json, Aggregate};
 use crate::plan::selected_tasks;
 use crate::sample::metric_ids;
 use crate::PlanError;
@@ -50,25 +50,17 @@ pub async fn finalize(
     let mut totals = Aggregate::default();
     let mut by_model: BTreeMap<String, BTreeMap<String, Aggregate>> = BTreeMap::new();
     let mut by_task: BTreeMap<String, Aggregate> = BTreeMap::new();
-    let mut after = 0;
-    loop {
-        let page = store.sample_batch(run_id, after, PAGE, false).await?;
-        if page.is_empty() {
-            break;
-        }
-        for sample in &page {
-            after = sample.seq;
-            let s = &sample.object;
-            totals.add(s);
-            by_task.entry(s.task_id.clone()).or_default().add(s);
-            by_model
-                .entry(s.model.clone())
-                .or_default()
-                .entry(s.task_id.clone())
-                .or_default()
-                .add(s);
-        }
-    }
+    scan_samples(store, run_id, |s| {
+        totals.add(s);
+        by_task.entry(s.task_id.clone()).or_default().add(s);
+        by_model
+            .entry(s.model.clone())
+            .or_default()
+            .entry(s.task_id.clone())
+            .or_default()
+            .add(s);
+    })
+    .await?;
 
     let mut by_task_json = Map::new();
     for (task_id, agg) in &by_task {

@@ -4,9 +4,7 @@
 use assay_domain::api::{RunOverview, TrialCounts};
 use assay_store::{RunRecord, Store, StoreError};
 
-use crate::aggregate::Aggregate;
-
-const PAGE: i64 = 500;
+use crate::aggregate::{scan_samples, Aggregate};
 
 /// Scans the run's samples; `metric` is the `scores` key averaged into `avg_reward`.
 pub async fn overview(
@@ -15,19 +13,7 @@ pub async fn overview(
     metric: &str,
 ) -> Result<RunOverview, StoreError> {
     let mut agg = Aggregate::default();
-    let mut after = 0;
-    loop {
-        let page = store
-            .sample_batch(&run.object.id, after, PAGE, false)
-            .await?;
-        if page.is_empty() {
-            break;
-        }
-        for s in &page {
-            after = s.seq;
-            agg.add(&s.object);
-        }
-    }
+    scan_samples(store, &run.object.id, |s| agg.add(s)).await?;
     let o = &run.object;
     let avg = agg.metrics.get(metric).and_then(|m| m.summary().mean);
     Ok(RunOverview {
