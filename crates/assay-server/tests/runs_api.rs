@@ -26,6 +26,18 @@ async fn wait_terminal(server: &TestServer, run_id: &str) -> Value {
     }
 }
 
+/// Runs every task of a suite against `fake` and waits for the run to end.
+async fn run_to_end(server: &TestServer, suite_id: &str) -> Value {
+    let (status, run) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite_id, "models": ["fake"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    wait_terminal(server, run["id"].as_str().unwrap()).await
+}
+
 async fn upload_jsonl(server: &TestServer, name: &str, rows: &[Value]) -> String {
     let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
     server.upload(name, body.as_bytes()).await["id"]
@@ -672,13 +684,7 @@ async fn a_dataset_that_cannot_be_read_fails_the_run_with_a_clear_error() {
         json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
     )
     .await;
-    let (_, run) = server
-        .post(
-            "/api/v1/llm/evals/runs",
-            &json!({"suite_id": suite_id, "models": ["fake"]}),
-        )
-        .await;
-    let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+    let run = run_to_end(&server, &suite_id).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["type"], "dataset_error");
     assert!(
@@ -698,13 +704,7 @@ async fn a_dataset_that_cannot_be_read_fails_the_run_with_a_clear_error() {
         json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": missing}, "prompt_template": "{{q}}"}]}),
     )
     .await;
-    let (_, run) = server
-        .post(
-            "/api/v1/llm/evals/runs",
-            &json!({"suite_id": suite_id, "models": ["fake"]}),
-        )
-        .await;
-    let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+    let run = run_to_end(&server, &suite_id).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["type"], "template_error");
 }
