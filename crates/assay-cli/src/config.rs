@@ -91,8 +91,10 @@ pub struct LogConfig {
     pub format: String,
 }
 
+/// Info for Assay; llama.cpp's own log (target `llama-cpp-2`, chatty when loading a model)
+/// from warnings up.
 fn default_level() -> String {
-    "info".into()
+    "info,llama-cpp-2=warn".into()
 }
 
 fn default_format() -> String {

@@ -2,12 +2,13 @@
 //! names a model on disk, and this crate serves it in-process behind the gateway's
 //! [`assay_models::ModelBackend`] trait, so callers cannot tell it from an HTTP endpoint:
 //!
-//! - a `.gguf` file → text generation ([`generate`]);
+//! - a `.gguf` file → text generation with llama.cpp ([`generate`]);
 //! - a sentence-transformers directory (`model.safetensors`, `tokenizer.json`, `config.json`)
-//!   → embeddings ([`embed`]).
+//!   → embeddings with candle ([`embed`]).
 
 pub mod embed;
 pub mod generate;
+mod llama;
 
 use std::path::Path;
 use std::sync::Arc;

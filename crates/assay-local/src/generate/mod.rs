@@ -1,9 +1,9 @@
-//! Text generation from a GGUF file on the CPU.
+//! Text generation from a GGUF file on the CPU, with llama.cpp.
 //!
-//! [`GgufBackend`] loads the weights with candle's quantized transformer implementations
-//! (dispatching on `general.architecture`: llama/mistral, qwen2, qwen3, gemma3, phi3), the
-//! tokenizer and chat template from the file's metadata, and serves
-//! [`ModelBackend::generate`] through a bounded pool of workers, each with its own KV cache.
+//! [`GgufBackend`] loads the file with llama.cpp (every architecture it supports: llama,
+//! mistral, qwen2, qwen3, gemma 1–3, phi3 and more), renders prompts with the chat template
+//! from the file's metadata, and serves [`ModelBackend::generate`] from one engine thread that
+//! decodes several requests together (continuous batching, one KV-cache sequence per slot).
 //!
 //! - **Request** ([`GenerateRequest`]): the prompt rendered with the chat template (system
 //!   message from `instructions`, then the user prompt, `add_generation_prompt=true`; the plain
@@ -13,43 +13,37 @@
 //! - **Decoding**: greedy when `temperature` is 0 or `do_sample` is false; otherwise seeded
 //!   sampling (temperature, top_k, top_p, min_p; `temperature` defaults to 1 as on OpenAI's API,
 //!   and a request without a seed draws one). Repetition, presence and frequency penalties
-//!   apply in both modes. Generation ends at an end-of-turn token, at `max_output_tokens`, or as
-//!   soon as the text contains a stop sequence (the text is cut before it).
+//!   apply in both modes. Generation ends at an end-of-generation token, at
+//!   `max_output_tokens`, at the end of the sequence's context, or as soon as the text contains
+//!   a stop sequence (the text is cut before it).
 //! - **Usage** is counted, not estimated: prompt tokens as fed (BOS included) and generated
 //!   tokens (the end-of-turn token included when one was generated).
-//! - **Concurrency**: at most `workers` requests decode at once, each on a blocking thread;
-//!   more wait for a worker. Dropping the future stops its decode loop before the next token.
-//!
-//! Weights in formats candle multiplies without SIMD (`Q4_1`, `Q5_0`, `Q5_1`) are converted
-//! to `Q8_0` when loading, which keeps their values to within 1/254 of each block's range and
-//! multiplies several times faster.
+//! - **Concurrency**: up to [`GgufOptions::slots`] requests decode together; more wait in a
+//!   queue. Dropping the future frees its slot before the next step.
 
-mod model;
+mod engine;
 mod sampler;
 mod template;
-mod tokenizer;
 
-use std::io::Cursor;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc};
 
 use assay_domain::generation::GenerationConfig;
 use assay_models::request::prefill_prefix;
 use assay_models::{
     AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Usage,
 };
-use candle_core::quantized::gguf_file;
 use futures::future::BoxFuture;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::LoadError;
-pub use model::SUPPORTED_ARCHITECTURES;
-use model::{Model, PreparedGguf};
+use engine::{EngineShape, Job};
 pub use sampler::SamplingParams;
 pub use template::ChatTemplate;
-pub use tokenizer::GgufTokenizer;
 
 /// `max_output_tokens` when the config sets none.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: usize = 256;
@@ -57,60 +51,98 @@ pub const DEFAULT_MAX_OUTPUT_TOKENS: usize = 256;
 /// How a [`GgufBackend`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GgufOptions {
-    /// Requests decoded at the same time, each with its own KV cache (at least 1).
-    pub workers: usize,
-    /// Convert matrices in formats candle multiplies without SIMD (`Q4_1`, `Q5_0`, `Q5_1`) to
-    /// `Q8_0` when loading (default true): several times faster, and within 1/254 of each
-    /// block's range.
-    pub convert_slow_formats: bool,
+    /// Requests decoded together, each in its own KV-cache sequence (at least 1).
+    pub slots: usize,
+    /// Tokens (prompt and answer) one request may hold; `None`: the model's training context,
+    /// at most [`DEFAULT_CONTEXT_CAP`].
+    pub context_length: Option<usize>,
+    /// CPU threads for the model's compute (at least 1).
+    pub threads: usize,
 }
 
+/// The per-request context when [`GgufOptions::context_length`] is not set and the model was
+/// trained on a longer one: it bounds the KV cache's memory (slots × context).
+pub const DEFAULT_CONTEXT_CAP: usize = 4096;
+
 impl Default for GgufOptions {
-    /// `workers` from `ASSAY_LOCAL_WORKERS` when set, else min(available cores, 2).
+    /// `slots` from `ASSAY_LOCAL_SLOTS` (default 4), `context_length` from
+    /// `ASSAY_LOCAL_CONTEXT`, `threads` from `ASSAY_LOCAL_THREADS` (default: available cores).
     fn default() -> Self {
-        let workers = std::env::var("ASSAY_LOCAL_WORKERS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-                    .min(2)
-            });
-        let convert_slow_formats =
-            std::env::var("ASSAY_LOCAL_CONVERT_WEIGHTS").as_deref() != Ok("0");
+        let env = |key: &str| {
+            std::env::var(key)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+        };
         Self {
-            workers,
-            convert_slow_formats,
+            slots: env("ASSAY_LOCAL_SLOTS").unwrap_or(4),
+            context_length: env("ASSAY_LOCAL_CONTEXT"),
+            threads: env("ASSAY_LOCAL_THREADS")
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
     }
 }
 
 /// A GGUF text-generation model served in-process (see the [module docs](self)).
 pub struct GgufBackend {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
+    model: Arc<LlamaModel>,
     architecture: String,
-    tokenizer: GgufTokenizer,
     template: Option<ChatTemplate>,
-    context_length: usize,
-    workers: usize,
-    /// Idle model instances; `permits` guarantees one is here for every holder of a permit.
-    idle: Mutex<Vec<Model>>,
-    permits: Arc<Semaphore>,
+    shape: EngineShape,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for GgufBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GgufBackend")
-            .field("architecture", &self.shared.architecture)
-            .field("context_length", &self.shared.context_length)
-            .field("workers", &self.shared.workers)
-            .field("chat_template", &self.shared.template.is_some())
+            .field("architecture", &self.architecture)
+            .field("shape", &self.shape)
+            .field("chat_template", &self.template.is_some())
             .finish()
+    }
+}
+
+/// The model's tokenizer (from the GGUF metadata, run by llama.cpp).
+#[derive(Clone, Copy)]
+pub struct GgufTokenizer<'a> {
+    model: &'a LlamaModel,
+}
+
+impl GgufTokenizer<'_> {
+    /// Token ids of `text`; special tokens written in the text become single tokens, and
+    /// `add_special` adds the BOS token when the model asks for one.
+    pub fn encode(&self, text: &str, add_special: bool) -> Vec<u32> {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), add_special, true)
+            .into_iter()
+            .map(|t| t.0 as u32)
+            .collect()
+    }
+
+    /// The text of `ids` (special tokens left out; invalid UTF-8 replaced).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let vocab = self.model.vocab();
+        let mut bytes = Vec::new();
+        for &id in ids {
+            bytes.extend(vocab.token_to_piece(LlamaToken(id as i32), false, None));
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Whether generation ends at `id` (end of turn or of text).
+    pub fn is_end_of_generation(&self, id: u32) -> bool {
+        self.model.vocab().is_eog(LlamaToken(id as i32))
+    }
+
+    /// The text of token `id`, special tokens included (`None` for an unknown id).
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        let vocab = self.model.vocab();
+        if id >= vocab.n_tokens().max(0) as u32 {
+            return None;
+        }
+        let piece = vocab.token_to_piece(LlamaToken(id as i32), true, None);
+        Some(String::from_utf8_lossy(&piece).into_owned())
     }
 }
 
@@ -246,47 +278,30 @@ impl GgufBackend {
         Self::load_with(path, GgufOptions::default())
     }
 
-    /// Loads the GGUF model at `path`.
+    /// Loads the GGUF model at `path` and starts its engine thread.
     pub fn load_with(path: &Path, options: GgufOptions) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        // llama.cpp reports a missing or unreadable file only as a failed load.
+        std::fs::File::open(path).map_err(|source| LoadError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        let content = gguf_file::Content::read(&mut Cursor::new(&bytes))
-            .map_err(|e| load_error(path, format!("not a readable GGUF file: {e}")))?;
-        let md = &content.metadata;
-        let architecture = md
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .ok_or_else(|| load_error(path, "metadata has no general.architecture"))?;
-        if !SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
-            return Err(load_error(
-                path,
-                format!(
-                    "unsupported architecture {architecture:?} (supported: {})",
-                    SUPPORTED_ARCHITECTURES.join(", ")
-                ),
-            ));
-        }
-        let tokenizer = GgufTokenizer::from_metadata(md).map_err(|e| load_error(path, e))?;
-        let template = match md
-            .get("tokenizer.chat_template")
-            .and_then(|v| v.to_string().ok())
-        {
-            Some(src) => {
-                let token = |k: &str| {
-                    md.get(k)
-                        .and_then(|v| v.to_u32().ok())
-                        .and_then(|i| tokenizer.token_text(i))
-                        .unwrap_or("")
-                        .to_string()
+        let backend = crate::llama::backend().map_err(|e| load_error(path, e))?;
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| {
+                load_error(
+                    path,
+                    format!("llama.cpp cannot load it as a GGUF model ({e}); see the log"),
+                )
+            })?;
+        let meta = |key: &str| model.meta_val_str(key).ok();
+        let architecture = meta("general.architecture").unwrap_or_default();
+        let template = match meta("tokenizer.chat_template") {
+            Some(source) => {
+                let vocab = model.vocab();
+                let text = |t: LlamaToken| {
+                    String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned()
                 };
-                match ChatTemplate::new(
-                    src,
-                    &token("tokenizer.ggml.bos_token_id"),
-                    &token("tokenizer.ggml.eos_token_id"),
-                ) {
+                match ChatTemplate::new(&source, &text(vocab.bos()), &text(vocab.eos())) {
                     Ok(t) => Some(t),
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "unusable chat template; using plain prompts");
@@ -296,56 +311,49 @@ impl GgufBackend {
             }
             None => None,
         };
-        let context_length = model::context_length(&architecture, md);
-        let prepared = PreparedGguf::new(content, bytes, options.convert_slow_formats)
-            .map_err(|e| load_error(path, e))?;
-        let workers = options.workers.max(1);
-        let first = Model::load(&architecture, &prepared).map_err(|e| load_error(path, e))?;
-        let mut idle = Vec::with_capacity(workers);
-        for _ in 1..workers {
-            let m = match first.fork() {
-                Some(m) => m,
-                None => Model::load(&architecture, &prepared).map_err(|e| load_error(path, e))?,
-            };
-            idle.push(m);
-        }
-        idle.push(first);
+        let trained = model.n_ctx_train().max(1) as usize;
+        let shape = EngineShape {
+            slots: options.slots.max(1),
+            seq_context: options
+                .context_length
+                .unwrap_or(DEFAULT_CONTEXT_CAP)
+                .clamp(1, trained),
+            threads: options.threads.max(1),
+        };
+        let model = Arc::new(model);
+        let jobs = engine::spawn(Arc::clone(&model), shape).map_err(|e| load_error(path, e))?;
         Ok(Self {
-            shared: Arc::new(Shared {
-                architecture,
-                tokenizer,
-                template,
-                context_length,
-                workers,
-                idle: Mutex::new(idle),
-                permits: Arc::new(Semaphore::new(workers)),
-            }),
+            model,
+            architecture,
+            template,
+            shape,
+            jobs,
         })
     }
 
     /// `general.architecture` of the loaded file.
     pub fn architecture(&self) -> &str {
-        &self.shared.architecture
+        &self.architecture
     }
 
-    /// The tokenizer built from the file's metadata.
-    pub fn tokenizer(&self) -> &GgufTokenizer {
-        &self.shared.tokenizer
+    /// The tokenizer from the file's metadata.
+    pub fn tokenizer(&self) -> GgufTokenizer<'_> {
+        GgufTokenizer { model: &self.model }
     }
 
     /// Whether the file carries a usable chat template.
     pub fn has_chat_template(&self) -> bool {
-        self.shared.template.is_some()
+        self.template.is_some()
     }
 
-    /// Most tokens (prompt and answer together) one sequence may hold.
+    /// Most tokens (prompt and answer together) one request may hold.
     pub fn context_length(&self) -> usize {
-        self.shared.context_length
+        self.shape.seq_context
     }
 
-    /// Requests decoded at the same time.
-    pub fn workers(&self) -> usize {
-        self.shared.workers
+    /// Requests decoded together.
+    pub fn slots(&self) -> usize {
+        self.shape.slots
     }
 
     /// The prompt text the model is given: the chat template applied to `[system?, user]`
@@ -353,7 +361,7 @@ impl GgufBackend {
     /// the plain prompt without a template; then the `prefill_think` prefix, if any.
     pub fn render_prompt(&self, prompt: &str, config: &GenerationConfig) -> Result<String, String> {
         let system = config.instructions.as_deref();
-        let mut text = match &self.shared.template {
+        let mut text = match &self.template {
             Some(t) => {
                 let kwargs = config.chat_template_kwargs.as_ref();
                 t.render(system, prompt, kwargs).or_else(|e| match system {
@@ -414,173 +422,23 @@ impl GgufBackend {
         ))
     }
 
-    /// Runs `request` on a worker, waiting for a free one. Dropping the future stops the
-    /// decode loop before its next token.
+    /// Runs `request`, waiting for a free slot. Dropping the future frees its slot before the
+    /// next decoding step.
     pub async fn run(&self, request: GenerateRequest) -> Result<GenerateOutput, AttemptError> {
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| AttemptError::new(ErrorKind::ServerError, "the model is shut down"))?;
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let _cancel_on_drop = CancelOnDrop(cancelled.clone());
-        let shared = self.shared.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut lease = Lease::take(&shared);
-            decode(&shared, lease.model(), &request, &cancelled)
-        });
-        task.await.map_err(|e| {
-            AttemptError::new(
-                ErrorKind::ServerError,
-                format!("the local model's worker failed: {e}"),
-            )
-        })?
+        let prompt = self
+            .model
+            .vocab()
+            .tokenize(request.prompt.as_bytes(), true, true);
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            prompt,
+            request,
+            reply,
+        };
+        let stopped = || AttemptError::new(ErrorKind::ServerError, "the local model has stopped");
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
-}
-
-/// Sets the flag when the generating future is dropped.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// A model instance taken from the idle list, put back (reset) when dropped, even on panic.
-struct Lease<'a> {
-    shared: &'a Shared,
-    model: Option<Model>,
-}
-
-impl<'a> Lease<'a> {
-    fn take(shared: &'a Shared) -> Self {
-        let model = shared
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .expect("a permit guarantees an idle model");
-        Self {
-            shared,
-            model: Some(model),
-        }
-    }
-
-    fn model(&mut self) -> &mut Model {
-        self.model.as_mut().expect("present until dropped")
-    }
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        if let Some(mut m) = self.model.take() {
-            m.reset();
-            self.shared
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(m);
-        }
-    }
-}
-
-fn server_error(e: impl std::fmt::Display) -> AttemptError {
-    AttemptError::new(ErrorKind::ServerError, format!("local model: {e}"))
-}
-
-/// The decode loop of one request on one model instance.
-fn decode(
-    shared: &Shared,
-    model: &mut Model,
-    request: &GenerateRequest,
-    cancelled: &AtomicBool,
-) -> Result<GenerateOutput, AttemptError> {
-    let tok = &shared.tokenizer;
-    let prompt = tok
-        .encode(&request.prompt, true)
-        .map_err(|e| AttemptError::new(ErrorKind::BadRequest, e))?;
-    if prompt.is_empty() {
-        return Err(AttemptError::new(
-            ErrorKind::BadRequest,
-            "the prompt is empty",
-        ));
-    }
-    if prompt.len() >= shared.context_length {
-        return Err(AttemptError::new(
-            ErrorKind::ContextLength,
-            format!(
-                "the prompt has {} tokens; the model's context holds {}",
-                prompt.len(),
-                shared.context_length
-            ),
-        ));
-    }
-    let budget = request
-        .max_output_tokens
-        .min(shared.context_length - prompt.len());
-    model.reset();
-    let mut logits = model.forward(&prompt, 0).map_err(server_error)?;
-    let mut sampler = sampler::Sampler::new(request.sampling.clone(), logits.len(), &prompt);
-    let mut generated: Vec<u32> = Vec::with_capacity(budget);
-    let mut text = String::new();
-    let mut finish = Finish::Length;
-    let longest_stop = request.stop.iter().map(String::len).max().unwrap_or(0);
-    let mut checked_up_to = 0usize;
-    while generated.len() < budget {
-        if cancelled.load(Ordering::Relaxed) {
-            return Err(AttemptError::new(
-                ErrorKind::Cancelled,
-                "generation cancelled",
-            ));
-        }
-        let next = sampler.sample(&mut logits);
-        sampler.accept(next);
-        generated.push(next);
-        if tok.is_end_of_generation(next) {
-            finish = Finish::EndOfTurn;
-            break;
-        }
-        text = tok.decode(&generated).map_err(server_error)?;
-        if longest_stop > 0 {
-            // Only text after the last check (plus a stop's length of overlap) can hold a new
-            // occurrence.
-            let mut from = checked_up_to.saturating_sub(longest_stop);
-            while !text.is_char_boundary(from) {
-                from -= 1;
-            }
-            let hit = request
-                .stop
-                .iter()
-                .filter_map(|s| text[from..].find(s.as_str()).map(|i| from + i))
-                .min();
-            if let Some(cut) = hit {
-                text.truncate(cut);
-                finish = Finish::Stop;
-                break;
-            }
-            checked_up_to = text.len();
-        }
-        if generated.len() >= budget {
-            break;
-        }
-        let pos = prompt.len() + generated.len() - 1;
-        logits = model.forward(&[next], pos).map_err(server_error)?;
-    }
-    if finish == Finish::EndOfTurn {
-        text = tok
-            .decode(&generated[..generated.len() - 1])
-            .map_err(server_error)?;
-    }
-    Ok(GenerateOutput {
-        text,
-        input_tokens: prompt.len(),
-        output_tokens: generated.len(),
-        finish,
-    })
 }
 
 impl ModelBackend for GgufBackend {
