@@ -19,16 +19,32 @@ pub struct Server {
 
 /// Starts `assay serve` on a free port with the fake model server as registry entry `fake`.
 pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+    start_with(
+        data_dir,
+        &[
+            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+        ],
+    )
+    .await
+}
+
+/// Starts `assay serve` on a free port with `env` added to its environment (the registry is
+/// whatever `env` configures; empty, it defaults to the installed local models).
+pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, String)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_assay"));
+    command
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
         .env("ASSAY_SERVER_BIND", "127.0.0.1:0")
         .env("ASSAY_BOOTSTRAP_KEY", KEY)
-        .env("ASSAY_EXECUTOR_NODE_ID", "durability-node")
-        .env("ASSAY_MODELS_FAKE__KIND", "chat_completions")
-        .env("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url())
-        .env("ASSAY_LOG_LEVEL", "warn")
+        .env("ASSAY_EXECUTOR_NODE_ID", "test-node")
+        .env("ASSAY_LOG_LEVEL", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -36,7 +52,7 @@ pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Serv
         .expect("assay starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
+    let base = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
             if let Some(url) = line.strip_prefix("Assay listening on ") {
                 return url.trim().to_string();
@@ -45,7 +61,7 @@ pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Serv
         panic!("assay exited before listening");
     })
     .await
-    .expect("assay listens within 60 s");
+    .expect("assay listens within 120 s");
     Server { child, base }
 }
 

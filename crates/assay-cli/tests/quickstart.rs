@@ -1,0 +1,96 @@
+//! The quickstart end to end on the real local models: `assay serve` with no model endpoint
+//! configured (so `auto` is the installed SmolLM2-135M-Instruct), then `assay demo` creates
+//! the bundled suite through the API, runs it, and prints its metrics. The run must complete
+//! with real model outputs visible through the samples API.
+//!
+//! The models come from `ASSAY_MODELS_DIR` (default `<repo>/models`, filled by
+//! `scripts/install-models`); without them the test skips, unless `ASSAY_REQUIRE_MODELS=1`,
+//! which makes it fail.
+
+mod common;
+
+use std::path::PathBuf;
+
+const GENERATOR: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("ASSAY_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_runs_on_the_local_models() {
+    let models = models_dir();
+    if !models.join(GENERATOR).exists() {
+        let required = std::env::var("ASSAY_REQUIRE_MODELS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{} is missing: run scripts/install-models (ASSAY_REQUIRE_MODELS=1)",
+            models.join(GENERATOR).display()
+        );
+        eprintln!("note: skipping: the local models are not installed");
+        return;
+    }
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = common::start_with(
+        data.path(),
+        &[("ASSAY_MODELS_DIR", models.display().to_string())],
+    )
+    .await;
+
+    let demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["demo", "--url", &server.base, "--key", common::KEY])
+        .output()
+        .await
+        .expect("assay demo runs");
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    println!("{stdout}");
+    assert!(
+        demo.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let run_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Run ")?.split_whitespace().next())
+        .expect("the demo names its run")
+        .to_string();
+    // The metrics table and the URLs to inspect the run.
+    assert!(stdout.contains("± stderr"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("/api/v1/llm/evals/runs/{run_id}/samples")),
+        "{stdout}"
+    );
+
+    let api = common::api(&server);
+    let run = api.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let counts = &run["request_counts"];
+    assert_eq!(counts["failed"], 0, "{run}");
+    assert_eq!(counts["completed"], counts["total"], "{run}");
+
+    let samples = api.samples(&run_id).await;
+    assert_eq!(Some(samples.len() as i64), counts["total"].as_i64());
+    let mut tasks = std::collections::BTreeSet::new();
+    for s in &samples {
+        assert_eq!(s["status"], "completed", "{s}");
+        assert_eq!(s["model"], "auto", "{s}");
+        assert!(s["output_tokens"].as_i64().unwrap_or(0) > 0, "{s}");
+        tasks.insert(s["task_id"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(tasks.len() >= 3, "{tasks:?}");
+    // A real model answers most short factual questions (SmolLM2-135M: about 0.9); noise
+    // would not.
+    let qa = &run["metrics"]["by_model"]["auto"]["factual_qa"]["metrics"]["contains"]["mean"];
+    assert!(qa.as_f64().unwrap_or(0.0) >= 0.5, "{run}");
+    let answered = samples
+        .iter()
+        .filter(|s| !s["output_text"].as_str().unwrap_or("").trim().is_empty())
+        .count();
+    assert!(
+        answered * 10 >= samples.len() * 9,
+        "{answered} of {}",
+        samples.len()
+    );
+}
