@@ -98,6 +98,8 @@ struct Active {
     logits_at: Option<i32>,
     /// Bytes of the answer already searched for stop sequences.
     stop_checked: usize,
+    /// Where the first stop sequence begins in the answer's text, once one appeared.
+    stop_at: Option<usize>,
 }
 
 struct Engine<'m> {
@@ -187,6 +189,7 @@ impl<'m> Engine<'m> {
             pending: None,
             logits_at: None,
             stop_checked: 0,
+            stop_at: None,
         });
     }
 
@@ -303,7 +306,8 @@ impl<'m> Engine<'m> {
         }
         a.bytes
             .extend_from_slice(&vocab.token_to_piece(token, false, None));
-        if a.found_stop() {
+        if let Some(cut) = a.find_stop() {
+            a.stop_at = Some(cut);
             return Some(Finish::Stop);
         }
         if a.generated.len() >= a.budget {
@@ -317,10 +321,8 @@ impl<'m> Engine<'m> {
     fn finish(&mut self, seq: usize, finish: Finish) {
         if let Some(a) = self.slots[seq].take() {
             let mut text = String::from_utf8_lossy(&a.bytes).into_owned();
-            if finish == Finish::Stop {
-                if let Some(cut) = first_stop(&text, &a.job.request.stop, 0) {
-                    text.truncate(cut);
-                }
+            if let Some(cut) = a.stop_at {
+                text.truncate(cut);
             }
             let _ = a.job.reply.send(Ok(GenerateOutput {
                 text,
@@ -334,20 +336,20 @@ impl<'m> Engine<'m> {
 }
 
 impl Active {
-    /// Whether the answer now holds a stop sequence. Only text after the previous check (plus
-    /// a stop's length of overlap) can hold a new occurrence.
-    fn found_stop(&mut self) -> bool {
+    /// Where a stop sequence now begins in the answer's text, if one does. Only text after the
+    /// previous check (plus a stop's length of overlap) can hold a new occurrence.
+    fn find_stop(&mut self) -> Option<usize> {
         let stops = &self.job.request.stop;
         let longest = stops.iter().map(String::len).max().unwrap_or(0);
         if longest == 0 {
-            return false;
+            return None;
         }
         let text = String::from_utf8_lossy(&self.bytes);
         let mut from = self.stop_checked.saturating_sub(longest).min(text.len());
         while !text.is_char_boundary(from) {
             from -= 1;
         }
-        let hit = first_stop(&text, stops, from).is_some();
+        let hit = first_stop(&text, stops, from);
         self.stop_checked = text.len();
         hit
     }
