@@ -9,29 +9,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-const GENERATOR: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn models_dir() -> PathBuf {
-    std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"))
-}
+use assay_testkit::models;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_runs_on_the_local_models() {
-    let models = models_dir();
-    if !models.join(GENERATOR).exists() {
-        let required = std::env::var("ASSAY_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "{} is missing: run scripts/install-models (ASSAY_REQUIRE_MODELS=1)",
-            models.join(GENERATOR).display()
-        );
-        eprintln!("note: skipping: the local models are not installed");
+    if models::installed(models::GENERATOR_FILE).is_none() {
         return;
     }
+    let models = models::dir();
     let data = tempfile::tempdir().expect("temp dir");
     let server = common::start_with(
         data.path(),

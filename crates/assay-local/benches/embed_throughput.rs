@@ -22,7 +22,6 @@
 //! 120 GFLOP/s of f32 matrix products; OpenBLAS's own SGEMM reaches 45 GFLOP/s on the 2-core
 //! reference machine (AMD EPYC, Zen 1), and 169 sentences/s is 40 GFLOP/s.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use assay_local::embed::EmbeddingBackend;
@@ -88,23 +87,11 @@ fn sentences() -> Vec<String> {
 }
 
 fn main() {
-    let base = std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let dir = base.join("all-minilm-l6-v2");
-    if !dir.join("model.safetensors").is_file() {
-        eprintln!(
-            "embed_throughput: no model at {}: run scripts/install-models",
-            dir.display()
-        );
-        std::process::exit(
-            if std::env::var("ASSAY_REQUIRE_MODELS").as_deref() == Ok("1") {
-                1
-            } else {
-                0
-            },
-        );
-    }
+    let weights = format!("{}/model.safetensors", assay_testkit::models::EMBEDDER_DIR);
+    let Some(weights) = assay_testkit::models::installed(&weights) else {
+        return;
+    };
+    let dir = weights.parent().expect("the weights' directory");
     let batch: usize = std::env::var("ASSAY_BENCH_BATCH")
         .ok()
         .and_then(|b| b.parse().ok())
@@ -117,8 +104,8 @@ fn main() {
         .ok()
         .and_then(|w| w.parse().ok())
     {
-        Some(workers) => EmbeddingBackend::load_with_workers(&dir, workers),
-        None => EmbeddingBackend::load(&dir),
+        Some(workers) => EmbeddingBackend::load_with_workers(dir, workers),
+        None => EmbeddingBackend::load(dir),
     }
     .expect("the model loads");
     let target = ResolvedModel {

@@ -10,23 +10,15 @@
 //! `ASSAY_LOCAL_THREADS` set the backend's shape; `BENCH_TOKENS` the tokens per request
 //! (default 128). The build's CPU features come from `.cargo/config.toml` (x86-64-v3).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use assay_domain::generation::GenerationConfig;
 use assay_local::generate::{GgufBackend, GgufOptions};
 
-const MODEL_FILE: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-
 fn main() {
-    let dir = std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let path = dir.join(MODEL_FILE);
-    if !path.exists() {
-        eprintln!("{} is missing: run scripts/install-models", path.display());
+    let Some(path) = assay_testkit::models::installed(assay_testkit::models::GENERATOR_FILE) else {
         return;
-    }
+    };
     let tokens: usize = std::env::var("BENCH_TOKENS")
         .ok()
         .and_then(|v| v.parse().ok())

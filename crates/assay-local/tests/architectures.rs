@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use assay_domain::generation::GenerationConfig;
@@ -22,8 +22,6 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use serde_json::{json, Value as Json};
-
-const REFERENCE_FILE: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Hidden size (`embedding_length`).
 const EMBD: usize = 64;
@@ -344,13 +342,6 @@ fn write_model(path: &Path, arch: &Arch, vocab: &Vocabulary) {
     std::io::Write::flush(&mut out).expect("flush the model file");
 }
 
-fn reference_path() -> PathBuf {
-    let dir = std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    dir.join(REFERENCE_FILE)
-}
-
 /// The reference model's vocabulary, as metadata to copy into every tiny model.
 struct Vocabulary {
     /// Every `tokenizer.*` key of the reference model, sorted by key.
@@ -365,20 +356,7 @@ fn vocabulary() -> Option<&'static Vocabulary> {
     static VOCAB: OnceLock<Option<Vocabulary>> = OnceLock::new();
     VOCAB
         .get_or_init(|| {
-            let path = reference_path();
-            if !path.exists() {
-                let required = std::env::var("ASSAY_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-                assert!(
-                    !required,
-                    "{} is missing: run scripts/install-models (ASSAY_REQUIRE_MODELS=1)",
-                    path.display()
-                );
-                eprintln!(
-                    "note: skipping: {} is missing (run scripts/install-models)",
-                    path.display()
-                );
-                return None;
-            }
+            let path = assay_testkit::models::installed(assay_testkit::models::GENERATOR_FILE)?;
             let mut file = File::open(&path).expect("open the reference model");
             let content = gguf_file::Content::read(&mut file).expect("read the reference GGUF");
             let mut keys: Vec<(String, Value)> = content

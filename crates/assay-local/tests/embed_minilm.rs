@@ -5,7 +5,6 @@
 //! The reference numbers come from an independent float64 numpy implementation of the same
 //! BERT forward pass + mean pooling + L2 normalization over the same files.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -16,31 +15,16 @@ use assay_models::{EndpointKind, ErrorKind, ModelBackend, ResolvedModel};
 /// implementation (0.755337).
 const REFERENCE_COSINE: f32 = 0.755_337;
 
-fn model_dir() -> PathBuf {
-    let base = std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    base.join("all-minilm-l6-v2")
-}
-
 /// The loaded model, or `None` (test skipped) when it is not installed.
 fn backend() -> Option<&'static EmbeddingBackend> {
     static BACKEND: OnceLock<Option<EmbeddingBackend>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            let dir = model_dir();
-            if !dir.join("model.safetensors").is_file() {
-                let note = format!(
-                    "the embedding model is not installed at {}: run scripts/install-models",
-                    dir.display()
-                );
-                if std::env::var("ASSAY_REQUIRE_MODELS").as_deref() == Ok("1") {
-                    panic!("{note} (ASSAY_REQUIRE_MODELS=1)");
-                }
-                println!("skipped: {note}");
-                eprintln!("skipped: {note}");
-                return None;
-            }
+            let weights = format!("{}/model.safetensors", assay_testkit::models::EMBEDDER_DIR);
+            let dir = assay_testkit::models::installed(&weights)?
+                .parent()
+                .expect("the weights' directory")
+                .to_path_buf();
             Some(EmbeddingBackend::load(&dir).expect("the reference model loads"))
         })
         .as_ref()

@@ -2,7 +2,6 @@
 //! `ASSAY_MODELS_DIR` (default `<repo>/models`). Without the model the tests skip, unless
 //! `ASSAY_REQUIRE_MODELS=1`, which makes them fail.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use assay_domain::generation::GenerationConfig;
@@ -10,34 +9,12 @@ use assay_local::generate::{Finish, GgufBackend, GgufOptions};
 use assay_models::{EndpointKind, ErrorKind, ModelBackend, ResolvedModel};
 use serde_json::{json, Value};
 
-const MODEL_FILE: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn model_path() -> PathBuf {
-    let dir = std::env::var_os("ASSAY_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    dir.join(MODEL_FILE)
-}
-
 /// The shared backend, or `None` (test skipped) when the model is not installed.
 fn backend() -> Option<&'static GgufBackend> {
     static BACKEND: OnceLock<Option<GgufBackend>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            let path = model_path();
-            if !path.exists() {
-                let required = std::env::var("ASSAY_REQUIRE_MODELS").is_ok_and(|v| v == "1");
-                assert!(
-                    !required,
-                    "{} is missing: run scripts/install-models (ASSAY_REQUIRE_MODELS=1)",
-                    path.display()
-                );
-                eprintln!(
-                    "note: skipping: {} is missing (run scripts/install-models)",
-                    path.display()
-                );
-                return None;
-            }
+            let path = assay_testkit::models::installed(assay_testkit::models::GENERATOR_FILE)?;
             Some(
                 GgufBackend::load_with(
                     &path,

@@ -31,6 +31,7 @@
 
 pub mod directives;
 pub mod embed;
+pub mod models;
 mod server;
 
 pub use directives::{default_answer, Directives, Fault, Stage};
