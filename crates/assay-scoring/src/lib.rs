@@ -64,8 +64,18 @@
 //! counted), mean = Σx/n, std = √(Σ(x − mean)² / (n − 1)), stderr = std/√n (none when
 //! n < 2), Wald 95% interval mean ± 1.959964·stderr, and an optional seeded percentile
 //! bootstrap interval.
+//!
+//! # Embedding evaluation
+//!
+//! [`embedding`] scores embedding models: cosine similarity with Pearson and Spearman
+//! correlation against gold similarity scores; linear-probe classification (seeded
+//! undersampling, L2 logistic regression, accuracy, macro F1, average precision);
+//! multilabel classification with a 5-nearest-neighbours probe (subset accuracy, macro
+//! F1, label ranking average precision, hamming score); and retrieval metrics per query
+//! (nDCG@k, MAP@k, recall@k, precision@k as trec_eval computes them, and MRR@k).
 
 pub mod aggregate;
+pub mod embedding;
 pub mod extract;
 pub mod metrics;
 pub mod normalize;
