@@ -77,6 +77,7 @@
 pub mod aggregate;
 pub mod embedding;
 pub mod extract;
+pub mod judge;
 pub mod metrics;
 pub mod normalize;
 pub mod number;

@@ -12,6 +12,7 @@ mod decode;
 mod embedding;
 mod extraction;
 mod fewshot;
+mod grading;
 mod python;
 mod validate;
 
@@ -21,6 +22,7 @@ pub use extraction::{
     ExtractionGroup, LabelSetExtraction, OutputExtraction, RegexExtraction, TakeFirstExtraction,
 };
 pub use fewshot::{FewshotConfig, FewshotStrategy};
+pub use grading::{similarity_threshold, JudgeConfig, JudgeMode, DEFAULT_SIMILARITY_THRESHOLD};
 pub use python::{
     GraderContract, GraderExecution, ModelAccess, PreprocessorContract, PythonGrader,
     PythonPreprocessor, PythonType,

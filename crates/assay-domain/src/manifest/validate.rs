@@ -5,6 +5,7 @@ use super::dataset::MAX_ROWS;
 use super::embedding::{MAX_CHARS_CEILING, MAX_TEXTS_CEILING};
 use super::extraction::{ExtractionGroup, MAX_TAKE_FIRST_LINES};
 use super::fewshot::MAX_FEWSHOT;
+use super::grading::{similarity_threshold, JudgeConfig};
 use super::python::{MAX_MODEL_CALLS, MAX_TIMEOUT_SECONDS};
 use super::{
     Dataset, DatasetSource, EmbeddingConfig, FewshotConfig, Manifest, OutputExtraction,
@@ -49,7 +50,9 @@ const MAX_K: i64 = 10_000;
 /// - output extraction: regexes compile with their flags (letters from `imsxu`) and `group`
 ///   names an existing group; `take_first.lines` 1..=10000; labels non-empty and distinct;
 /// - metric ids non-empty and unique within the task;
-/// - templates are valid Jinja.
+/// - templates are valid Jinja;
+/// - `llm_judge` and `semantic_similarity` settings in the task's `metadata` (see
+///   [`JudgeConfig`] and [`similarity_threshold`]).
 pub fn validate_manifest(value: &Value, path: &str) -> Result<Manifest, ValidationError> {
     check_safe_integers(value, path)?;
     let mut manifest = Manifest::from_json(value, path)?;
@@ -125,6 +128,16 @@ fn validate_task(task: &mut Task, tp: &str) -> Check {
             )
         }
         (_, None) => {}
+    }
+    let metadata_path = field(tp, "metadata");
+    match task.task_type {
+        TaskType::LlmJudge => {
+            JudgeConfig::from_metadata(task.metadata.as_ref(), &metadata_path)?;
+        }
+        TaskType::SemanticSimilarity => {
+            similarity_threshold(task.metadata.as_ref(), &metadata_path)?;
+        }
+        _ => {}
     }
     if let Some(preprocess) = &task.preprocess {
         validate_preprocessor(preprocess, &field(tp, "preprocess"))?;
