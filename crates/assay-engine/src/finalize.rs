@@ -10,6 +10,8 @@
 //!   "by_task":  {TASK: {METRIC: mean over all models, …, "tokens": {input, output, cached, reasoning}}},
 //!   "by_model": {MODEL: {TASK: {
 //!       "metrics": {METRIC: {"mean", "stderr", "n", "aggregation", "higher_is_better"}},
+//!                  (a metric computed over the whole task — e.g. an STS task's `spearman` —
+//!                  has `aggregation: "task"`, its value in `mean` and a null `stderr`)
 //!       "samples": {"total", "completed", "failed"},
 //!       "tokens":  {input, output, cached, reasoning}}}}
 //! }
@@ -61,13 +63,29 @@ pub async fn finalize(
             .add(s);
     })
     .await?;
+    // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
+    let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
+    for row in store.task_metrics(run_id).await? {
+        if let Value::Object(m) = row.metrics {
+            task_level.insert((row.model, row.task_id), m);
+        }
+    }
 
     let mut by_task_json = Map::new();
     for (task_id, agg) in &by_task {
         let mut entry = Map::new();
         if let Some(task) = tasks.get(task_id) {
             for (metric, aggregation, _) in declared_metrics(task) {
-                if aggregation == Aggregation::Mean {
+                let values: Vec<f64> = task_level
+                    .iter()
+                    .filter(|((_, t), _)| t == task_id)
+                    .filter_map(|(_, m)| m.get(&metric).and_then(Value::as_f64))
+                    .collect();
+                if !values.is_empty() {
+                    // A task-level metric: its mean over the models.
+                    let mean = values.iter().sum::<f64>() / values.len() as f64;
+                    entry.insert(metric.clone(), json!(mean));
+                } else if aggregation == Aggregation::Mean {
                     if let Some(stats) = agg.metrics.get(&metric) {
                         entry.insert(metric.clone(), json!(stats.summary().mean));
                     }
@@ -83,7 +101,21 @@ pub async fn finalize(
         for (task_id, agg) in per_task {
             let mut metrics = Map::new();
             if let Some(task) = tasks.get(task_id) {
+                let whole_task = task_level.get(&(model.clone(), task_id.clone()));
                 for (metric, aggregation, higher_is_better) in declared_metrics(task) {
+                    if let Some(value) = whole_task.and_then(|m| m.get(&metric)) {
+                        metrics.insert(
+                            metric,
+                            json!({
+                                "mean": value,
+                                "stderr": null,
+                                "n": agg.completed,
+                                "aggregation": "task",
+                                "higher_is_better": higher_is_better,
+                            }),
+                        );
+                        continue;
+                    }
                     let stats = agg
                         .metrics
                         .get(&metric)

@@ -14,7 +14,9 @@
 pub mod aggregate;
 pub mod cache;
 pub mod dataset;
+pub mod embedding_task;
 pub mod finalize;
+pub mod graded;
 pub mod local;
 pub mod overview;
 pub mod plan;
@@ -59,7 +61,8 @@ impl PlanError {
 
 use std::sync::Arc;
 
-use assay_models::{Gateway, Role};
+use assay_models::Gateway;
+pub use assay_models::Role;
 use assay_store::Store;
 
 pub use local::{ExecutorConfig, LocalExecutor};
@@ -97,8 +100,13 @@ impl Engine {
     /// Whether `model` names a candidate model this server can call (no IO); the error
     /// says why not.
     pub fn check_model(&self, model: &str) -> Result<(), String> {
+        self.check_model_for(model, Role::Generation)
+    }
+
+    /// Whether `model` names a model this server can call for `role` (no IO).
+    pub fn check_model_for(&self, model: &str, role: Role) -> Result<(), String> {
         self.gateway
-            .resolve(model, Role::Generation)
+            .resolve(model, role)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

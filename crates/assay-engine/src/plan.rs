@@ -2,7 +2,7 @@
 //! before any model call. Rows are streamed and samples inserted in batches, so memory stays
 //! flat however large the dataset; only few-shot pools are held (up to [`FEWSHOT_POOL_MAX`]).
 
-use assay_domain::manifest::{FewshotStrategy, Manifest, Task};
+use assay_domain::manifest::{FewshotStrategy, Manifest, Task, TaskType};
 use assay_domain::template;
 use assay_store::{NewSample, RunRecord, Store};
 use futures::StreamExt;
@@ -11,6 +11,9 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use crate::dataset::{open_rows, Row};
+use crate::embedding_task::{
+    auxiliary_text_count, embedding_model_id, render_row as render_embedding_row, texts_per_row,
+};
 use crate::PlanError;
 
 /// Most rows a few-shot pool may hold in memory.
@@ -44,6 +47,10 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
         .map(|n| n as usize)
         .unwrap_or(usize::MAX);
     for task in tasks {
+        if task.task_type == TaskType::Embedding {
+            plan_embedding_task(store, run, task, cap).await?;
+            continue;
+        }
         let renderer = Renderer::new(store, run, task).await?;
         let mut rows = open_rows(
             store,
@@ -76,6 +83,60 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
         store.insert_samples(&run.object.id, &batch).await?;
     }
     Ok(store.count_samples(&run.object.id).await?)
+}
+
+/// Plans an `embedding` task: one sample per eval row, under the run's embedding model, after
+/// checking that the task stays within its `max_texts`.
+async fn plan_embedding_task(
+    store: &Store,
+    run: &RunRecord,
+    task: &Task,
+    cap: usize,
+) -> Result<(), PlanError> {
+    let model = embedding_model_id(run.object.embedding_model.as_deref());
+    let max_texts = task
+        .embedding
+        .as_ref()
+        .map(|c| c.max_texts.max(0) as usize)
+        .unwrap_or(usize::MAX);
+    let auxiliary = auxiliary_text_count(store, &run.owner, task).await?;
+    let per_row = texts_per_row(task);
+    let mut texts = auxiliary;
+    let mut rows = open_rows(
+        store,
+        &run.owner,
+        &task.dataset,
+        &format!("task {}", task.id),
+    )
+    .await?
+    .take(cap)
+    .enumerate();
+    let mut batch = Vec::with_capacity(INSERT_BATCH);
+    while let Some((index, row)) = rows.next().await {
+        let row = row?;
+        texts += per_row;
+        if texts > max_texts {
+            return Err(PlanError::Dataset(format!(
+                "task {} would embed more than its max_texts ({max_texts}) texts:                  {auxiliary} from its auxiliary datasets plus {per_row} per eval row;                  lower max_samples_per_task or the datasets' max_rows",
+                task.id
+            )));
+        }
+        let (prompt, target) = render_embedding_row(task, &row, index)?;
+        batch.push(NewSample {
+            task_id: task.id.clone(),
+            model: model.clone(),
+            sample_index: index as i64,
+            dataset_row: row,
+            prompt,
+            target,
+        });
+        if batch.len() >= INSERT_BATCH {
+            store.insert_samples(&run.object.id, &batch).await?;
+            batch.clear();
+        }
+    }
+    store.insert_samples(&run.object.id, &batch).await?;
+    Ok(())
 }
 
 /// Renders one task's prompts and targets, few-shot examples included.

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use assay_domain::api::{RunStatus, SampleStatus};
 use assay_domain::generation::GenerationConfig;
-use assay_domain::manifest::{Manifest, Task};
-use assay_models::{ErrorKind, Gateway};
+use assay_domain::manifest::{Manifest, Task, TaskType};
+use assay_models::{ErrorKind, Gateway, ResolvedModel, Role};
 use assay_scoring::metrics::MetricInput;
 use assay_store::{SampleUpdate, SampleUsage, SampleWriter, Store, StoreError, StoredSample};
 use serde_json::{json, Map, Value};
@@ -19,8 +19,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::embedding_task::{embedding_metric_ids, EmbeddingStage};
 use crate::finalize::finalize;
-use crate::plan::plan;
+use crate::graded::{
+    resolve_grader, GradeError, Grader, Grading, JUDGE_METRICS, SIMILARITY_METRICS,
+};
+use crate::plan::{plan, selected_tasks};
 use crate::PlanError;
 
 /// Samples read from the store per page.
@@ -77,9 +81,24 @@ impl Stages {
                 .iter()
                 .map(|t| (t.id.clone(), t.clone()))
                 .collect();
+            let gradings = tasks
+                .iter()
+                .filter_map(|(id, t)| Some((id.clone(), Grading::for_task(t)?)))
+                .collect();
             let context = Arc::new(SampleContext {
                 writer: self.writer.clone(),
                 gateway: self.gateway.clone(),
+                judge_model: resolve_grader(
+                    &self.gateway,
+                    run.object.judge_model.as_deref(),
+                    Role::Judge,
+                ),
+                embedding_model: resolve_grader(
+                    &self.gateway,
+                    run.object.embedding_model.as_deref(),
+                    Role::Embedding,
+                ),
+                gradings,
                 tasks,
                 generation: run.object.generation.clone(),
                 generation_permits: Arc::new(Semaphore::new(
@@ -90,6 +109,18 @@ impl Stages {
                 )),
                 stop: stop.clone(),
             });
+            let selected = selected_tasks(&manifest, run.object.task_ids.as_deref());
+            EmbeddingStage {
+                store: &self.store,
+                writer: &self.writer,
+                gateway: &self.gateway,
+                owner: &run.owner,
+                model: context.embedding_model.as_ref().map_err(String::as_str),
+                concurrency: run.settings.generation_concurrency.max(1) as usize,
+                stop,
+            }
+            .run(run_id, &selected)
+            .await?;
             let inflight = (run.settings.generation_concurrency + run.settings.grader_concurrency)
                 .max(1) as usize;
             self.run_samples(run_id, context, inflight).await?;
@@ -180,6 +211,12 @@ pub struct SampleContext {
     pub writer: SampleWriter,
     pub gateway: Gateway,
     pub tasks: HashMap<String, Task>,
+    /// Model-graded tasks' settings, by task id.
+    pub gradings: HashMap<String, Result<Grading, String>>,
+    /// The run's judge model (`judge_model`, else `auto`) resolved, or why it does not resolve.
+    pub judge_model: Result<(String, ResolvedModel), String>,
+    /// The run's embedding model (`embedding_model`, else `auto`), likewise.
+    pub embedding_model: Result<(String, ResolvedModel), String>,
     pub generation: GenerationConfig,
     pub generation_permits: Arc<Semaphore>,
     pub grader_permits: Arc<Semaphore>,
@@ -200,6 +237,10 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
             })
             .await;
     };
+    if task.task_type == TaskType::Embedding {
+        // Scored a whole task at a time by the embedding stage.
+        return Ok(());
+    }
     let output = match sample.status {
         SampleStatus::Queued | SampleStatus::Generating | SampleStatus::Running => {
             let Ok(_permit) = ctx.generation_permits.acquire().await else {
@@ -274,13 +315,52 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
             id: sample.id.clone(),
         })
         .await?;
-    let (extracted_output, scores) = score(task, &output, sample.target.as_deref());
+    let (extracted_output, mut scores) = score(task, &output, sample.target.as_deref());
+    let mut judge = None;
+    if let Some(grading) = ctx.gradings.get(&sample.task_id) {
+        let outcome = match grading {
+            Ok(grading) => {
+                let grader = Grader {
+                    gateway: &ctx.gateway,
+                    model: match grading.role() {
+                        Role::Judge => ctx.judge_model.as_ref().map_err(String::as_str),
+                        _ => ctx.embedding_model.as_ref().map_err(String::as_str),
+                    },
+                    generation: &ctx.generation,
+                    stop: &ctx.stop,
+                };
+                let answer = extracted_output.as_deref().unwrap_or_default();
+                grader.grade(grading, &sample, answer).await
+            }
+            Err(why) => Err(GradeError::Failed(
+                json!({"type": "manifest_error", "message": why, "stage": "grading"}),
+            )),
+        };
+        match outcome {
+            Ok(graded) => {
+                scores.extend(graded.scores);
+                judge = Some(graded.judge);
+            }
+            // Left in `scoring`: it is graded again when the run resumes.
+            Err(GradeError::Stopped) => return Ok(()),
+            Err(GradeError::Failed(error)) => {
+                return ctx
+                    .writer
+                    .send(SampleUpdate::Failed {
+                        id: sample.id,
+                        error,
+                        attempts: None,
+                    })
+                    .await;
+            }
+        }
+    }
     ctx.writer
         .send(SampleUpdate::Completed {
             id: sample.id,
             extracted_output,
             scores,
-            judge: None,
+            judge,
         })
         .await
 }
@@ -308,13 +388,26 @@ pub fn score(
     (extracted, scores)
 }
 
-/// The metrics a task reports: its declared ones, else its type's defaults.
+/// The metrics a task reports: its declared ones, else its type's defaults (the built-in
+/// ones, or what its model grading or embedding evaluation scores).
 pub fn metric_ids(task: &Task) -> Vec<String> {
-    match &task.metrics {
-        metrics if !metrics.is_empty() => metrics.iter().map(|m| m.id.clone()).collect(),
+    let defaults: Vec<String> = match task.task_type {
+        TaskType::SemanticSimilarity => SIMILARITY_METRICS.iter().map(|s| s.to_string()).collect(),
+        TaskType::LlmJudge => JUDGE_METRICS.iter().map(|s| s.to_string()).collect(),
+        TaskType::Embedding => match &task.embedding {
+            Some(config) => embedding_metric_ids(config)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+            None => Vec::new(),
+        },
         _ => assay_scoring::metrics::default_metric_ids(task.task_type)
             .iter()
             .map(|s| s.to_string())
             .collect(),
+    };
+    match &task.metrics {
+        metrics if !metrics.is_empty() => metrics.iter().map(|m| m.id.clone()).collect(),
+        _ => defaults,
     }
 }

@@ -7,25 +7,6 @@ use std::time::Duration;
 use common::{assert_error, TestServer};
 use serde_json::{json, Value};
 
-/// Polls a run until it reaches a terminal status (bounded: fails after 60 s).
-async fn wait_terminal(server: &TestServer, run_id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, run) = server
-            .get(&format!("/api/v1/llm/evals/runs/{run_id}"))
-            .await;
-        assert_eq!(status, 200, "{run}");
-        if ["completed", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or("")) {
-            return run;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "run did not finish: {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Runs every task of a suite against `fake` and waits for the run to end.
 async fn run_to_end(server: &TestServer, suite_id: &str) -> Value {
     let (status, run) = server
@@ -35,52 +16,13 @@ async fn run_to_end(server: &TestServer, suite_id: &str) -> Value {
         )
         .await;
     assert_eq!(status, 200, "{run}");
-    wait_terminal(server, run["id"].as_str().unwrap()).await
-}
-
-async fn upload_jsonl(server: &TestServer, name: &str, rows: &[Value]) -> String {
-    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
-    server.upload(name, body.as_bytes()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn create_suite(server: &TestServer, manifest: Value) -> String {
-    let (status, suite) = server
-        .post(
-            "/api/v1/llm/evals/suites",
-            &json!({"name": "runs", "manifest": manifest}),
-        )
-        .await;
-    assert_eq!(status, 200, "{suite}");
-    suite["id"].as_str().unwrap().to_string()
-}
-
-async fn all_samples(server: &TestServer, run_id: &str, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after = String::new();
-    loop {
-        let mut path = format!("/api/v1/llm/evals/runs/{run_id}/samples?limit=500{query}");
-        if !after.is_empty() {
-            path.push_str(&format!("&after={after}"));
-        }
-        let (status, page) = server.get(&path).await;
-        assert_eq!(status, 200, "{page}");
-        out.extend(page["data"].as_array().unwrap().iter().cloned());
-        if page["has_more"] != true {
-            return out;
-        }
-        after = page["last_id"].as_str().unwrap().to_string();
-    }
+    server.wait_terminal(run["id"].as_str().unwrap()).await
 }
 
 #[tokio::test]
 async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
     let server = TestServer::start().await;
-    let qa = upload_jsonl(
-        &server,
-        "qa.jsonl",
+    let qa = server.upload_jsonl("qa.jsonl",
         &[
             json!({"question": "Capital of France? [[answer:It is Paris.]]", "answer": "Paris"}),
             json!({"question": "Capital of Spain? [[answer:Lisbon]]", "answer": "Madrid"}),
@@ -95,19 +37,17 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
         .as_str()
         .unwrap()
         .to_string();
-    let math = upload_jsonl(
-        &server,
-        "math.jsonl",
-        &[
-            json!({"q": "6*7 [[answer:So the result is \\boxed{42}.]]", "a": "42"}),
-            json!({"q": "1/2 [[answer:0.5]]", "a": "\\frac{1}{2}"}),
-            json!({"q": "10-3 [[answer:6]]", "a": "7"}),
-        ],
-    )
-    .await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [
+    let math = server
+        .upload_jsonl(
+            "math.jsonl",
+            &[
+                json!({"q": "6*7 [[answer:So the result is \\boxed{42}.]]", "a": "42"}),
+                json!({"q": "1/2 [[answer:0.5]]", "a": "\\frac{1}{2}"}),
+                json!({"q": "10-3 [[answer:6]]", "a": "7"}),
+            ],
+        )
+        .await;
+    let suite_id = server.create_suite(json!({"tasks": [
             {"id": "qa", "type": "qa", "dataset": {"file_id": qa},
              "prompt_template": "Q: {{question}}\nA:", "target_template": "{{answer}}",
              "output_extraction": {"type": "regex", "pattern": "(Paris|Madrid|Rome|Lisbon)", "group": 1}},
@@ -151,7 +91,7 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
     }
     let run_id = run["id"].as_str().unwrap().to_string();
 
-    let run = wait_terminal(&server, &run_id).await;
+    let run = server.wait_terminal(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(
         run["request_counts"],
@@ -181,7 +121,7 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
     assert!(run["completed_at"].as_i64().is_some() && run["started_at"].as_i64().is_some());
 
     // Every sample: prompts rendered, request settings sent, reasoning kept apart.
-    let samples = all_samples(&server, &run_id, "").await;
+    let samples = server.all_samples(&run_id, "").await;
     assert_eq!(samples.len(), 9);
     let paris = samples
         .iter()
@@ -212,16 +152,13 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
         Value::Null,
         "reasoning only with include_reasoning"
     );
-    let with_reasoning = all_samples(
-        &server,
-        &run_id,
-        "&include_reasoning=true&task_id=qa&sample_index=2",
-    )
-    .await;
+    let with_reasoning = server
+        .all_samples(&run_id, "&include_reasoning=true&task_id=qa&sample_index=2")
+        .await;
     assert_eq!(with_reasoning.len(), 1);
     assert_eq!(with_reasoning[0]["reasoning"], "Rome is the capital");
     assert_eq!(with_reasoning[0]["output_text"], "Rome");
-    let failed = all_samples(&server, &run_id, "&status=failed").await;
+    let failed = server.all_samples(&run_id, "&status=failed").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["error"]["type"], "bad_request");
     assert_eq!(failed[0]["scores"], json!({}));
@@ -234,7 +171,9 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
         json!({"question": "Pick B [[answer:The answer is (B)]]", "label": "B"})
     );
     assert_eq!(mc_b["scores"]["accuracy"], 1.0);
-    let perfect = all_samples(&server, &run_id, "&score_metric=exact_match&score_min=1").await;
+    let perfect = server
+        .all_samples(&run_id, "&score_metric=exact_match&score_min=1")
+        .await;
     assert_eq!(perfect.len(), 4);
 
     // Artifacts are files of the run's owner.
@@ -324,10 +263,8 @@ async fn cancel_stops_model_calls() {
     let rows: Vec<Value> = (0..20)
         .map(|i| json!({"q": format!("slow {i} [[hang]]")}))
         .collect();
-    let file = upload_jsonl(&server, "hang.jsonl", &rows).await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    let file = server.upload_jsonl("hang.jsonl", &rows).await;
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
     )
     .await;
     let (status, run) = server
@@ -356,7 +293,7 @@ async fn cancel_stops_model_calls() {
     assert_eq!(status, 200, "{cancelled}");
     assert!(["cancelling", "cancelled"].contains(&cancelled["status"].as_str().unwrap()));
     let calls_at_cancel = server.models.requests().total;
-    let run = wait_terminal(&server, &run_id).await;
+    let run = server.wait_terminal(&run_id).await;
     assert_eq!(run["status"], "cancelled");
     assert!(run["cancelled_at"].as_i64().is_some());
     assert_eq!(
@@ -371,15 +308,11 @@ async fn cancel_stops_model_calls() {
 #[tokio::test]
 async fn bad_run_requests_name_the_field() {
     let server = TestServer::start().await;
-    let file = upload_jsonl(&server, "d.jsonl", &[json!({"q": "x"})]).await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    let file = server.upload_jsonl("d.jsonl", &[json!({"q": "x"})]).await;
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
     )
     .await;
-    let judge_suite = create_suite(
-        &server,
-        json!({"tasks": [{"id": "j", "type": "llm_judge", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    let judge_suite = server.create_suite(json!({"tasks": [{"id": "j", "type": "llm_judge", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
     )
     .await;
     let base = json!({"suite_id": suite_id, "models": ["fake"]});
@@ -430,7 +363,15 @@ async fn bad_run_requests_name_the_field() {
         (with(json!({"metadata": {"k": 2}})), "metadata.k"),
         (
             json!({"suite_id": judge_suite, "models": ["fake"]}),
-            "suite_id",
+            "judge_model",
+        ),
+        (
+            json!({"suite_id": judge_suite, "models": ["fake"], "judge_model": "fake-embeddings"}),
+            "judge_model",
+        ),
+        (
+            json!({"suite_id": judge_suite, "models": ["fake"], "judge_model": "nope"}),
+            "judge_model",
         ),
     ];
     for (body, path) in cases {
@@ -461,15 +402,10 @@ async fn bad_run_requests_name_the_field() {
 #[tokio::test]
 async fn runs_list_filter_and_tenancy() {
     let server = TestServer::start().await;
-    let file = upload_jsonl(
-        &server,
-        "d.jsonl",
-        &[json!({"q": "x [[answer:x]]", "answer": "x"})],
-    )
-    .await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{answer}}"}]}),
+    let file = server
+        .upload_jsonl("d.jsonl", &[json!({"q": "x [[answer:x]]", "answer": "x"})])
+        .await;
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{answer}}"}]}),
     )
     .await;
     let mut ids = Vec::new();
@@ -481,7 +417,7 @@ async fn runs_list_filter_and_tenancy() {
         ids.push(run["id"].as_str().unwrap().to_string());
     }
     for id in &ids {
-        let run = wait_terminal(&server, id).await;
+        let run = server.wait_terminal(id).await;
         assert_eq!(run["status"], "completed", "{run}");
         assert_eq!(
             run["request_counts"],
@@ -540,10 +476,8 @@ async fn use_cache_answers_repeated_requests_across_runs() {
     let rows: Vec<Value> = (0..5)
         .map(|i| json!({"q": format!("cached {i} [[answer:{i}]]"), "a": i.to_string()}))
         .collect();
-    let file = upload_jsonl(&server, "c.jsonl", &rows).await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "numeric", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+    let file = server.upload_jsonl("c.jsonl", &rows).await;
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "numeric", "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
     )
     .await;
     let body = json!({"suite_id": suite_id, "models": ["fake"], "generation": {"use_cache": true, "temperature": 0}});
@@ -551,7 +485,7 @@ async fn use_cache_answers_repeated_requests_across_runs() {
     for expected_calls in [5, 5] {
         let (status, run) = server.post("/api/v1/llm/evals/runs", &body).await;
         assert_eq!(status, 200, "{run}");
-        let run = wait_terminal(&server, run["id"].as_str().unwrap()).await;
+        let run = server.wait_terminal(run["id"].as_str().unwrap()).await;
         assert_eq!(run["status"], "completed");
         assert_eq!(
             server.models.requests().total,
@@ -570,20 +504,18 @@ async fn fewshot_limits_task_selection_and_concurrency() {
     let rows: Vec<Value> = (0..12)
         .map(|i| json!({"q": format!("q{i} [[latency_ms:20]]"), "a": format!("a{i}")}))
         .collect();
-    let data = upload_jsonl(&server, "rows.jsonl", &rows).await;
-    let shots = upload_jsonl(
-        &server,
-        "shots.jsonl",
-        &[
-            json!({"q": "s0", "a": "t0"}),
-            json!({"q": "s1", "a": "t1"}),
-            json!({"q": "s2", "a": "t2"}),
-        ],
-    )
-    .await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [
+    let data = server.upload_jsonl("rows.jsonl", &rows).await;
+    let shots = server
+        .upload_jsonl(
+            "shots.jsonl",
+            &[
+                json!({"q": "s0", "a": "t0"}),
+                json!({"q": "s1", "a": "t1"}),
+                json!({"q": "s2", "a": "t2"}),
+            ],
+        )
+        .await;
+    let suite_id = server.create_suite(json!({"tasks": [
             {"id": "first", "type": "qa", "dataset": {"file_id": data}, "prompt_template": "Q: {{q}}", "target_template": "{{a}}",
              "fewshot": {"count": 2, "dataset": {"file_id": shots}, "example_template": "{{prompt}} => {{target}}", "separator": " | "}},
             {"id": "random", "type": "qa", "dataset": {"file_id": data}, "prompt_template": "Q: {{q}}", "target_template": "{{a}}",
@@ -602,7 +534,7 @@ async fn fewshot_limits_task_selection_and_concurrency() {
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["task_ids"], json!(["first", "random"]));
     let run_id = run["id"].as_str().unwrap().to_string();
-    let run = wait_terminal(&server, &run_id).await;
+    let run = server.wait_terminal(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["request_counts"]["total"], 10, "5 rows × 2 tasks");
     assert!(
@@ -612,7 +544,7 @@ async fn fewshot_limits_task_selection_and_concurrency() {
     );
     assert!(server.models.max_in_flight() >= 2, "calls did not overlap");
 
-    let samples = all_samples(&server, &run_id, "").await;
+    let samples = server.all_samples(&run_id, "").await;
     let first = samples
         .iter()
         .find(|s| s["task_id"] == "first" && s["sample_index"] == 4)
@@ -644,7 +576,7 @@ async fn fewshot_limits_task_selection_and_concurrency() {
         )
         .await;
     let again_id = again["id"].as_str().unwrap().to_string();
-    wait_terminal(&server, &again_id).await;
+    server.wait_terminal(&again_id).await;
     let mut a: Vec<(i64, String)> = samples
         .iter()
         .filter(|s| s["task_id"] == "random")
@@ -655,7 +587,8 @@ async fn fewshot_limits_task_selection_and_concurrency() {
             )
         })
         .collect();
-    let mut b: Vec<(i64, String)> = all_samples(&server, &again_id, "")
+    let mut b: Vec<(i64, String)> = server
+        .all_samples(&again_id, "")
         .await
         .iter()
         .map(|s| {
@@ -679,9 +612,7 @@ async fn a_dataset_that_cannot_be_read_fails_the_run_with_a_clear_error() {
         .as_str()
         .unwrap()
         .to_string();
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}),
     )
     .await;
     let run = run_to_end(&server, &suite_id).await;
@@ -698,10 +629,8 @@ async fn a_dataset_that_cannot_be_read_fails_the_run_with_a_clear_error() {
         "no model call before planning succeeded"
     );
 
-    let missing = upload_jsonl(&server, "m.jsonl", &[json!({"other": 1})]).await;
-    let suite_id = create_suite(
-        &server,
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": missing}, "prompt_template": "{{q}}"}]}),
+    let missing = server.upload_jsonl("m.jsonl", &[json!({"other": 1})]).await;
+    let suite_id = server.create_suite(json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": missing}, "prompt_template": "{{q}}"}]}),
     )
     .await;
     let run = run_to_end(&server, &suite_id).await;

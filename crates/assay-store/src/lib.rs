@@ -15,6 +15,7 @@ mod runs;
 mod samples;
 mod sql;
 mod suites;
+mod task_metrics;
 
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
 pub use db::{Backend, DatabaseConfig};
@@ -24,6 +25,7 @@ pub use keys::{ApiKeyRecord, NewApiKey};
 pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
 pub use suites::{NewSuite, NewVersion};
+pub use task_metrics::TaskMetrics;
 
 use sqlx::AnyPool;
 

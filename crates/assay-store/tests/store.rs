@@ -763,3 +763,40 @@ async fn response_cache_round_trips_and_replaces() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn task_metrics_are_kept_per_task_and_model() {
+    on_each_backend(|store| async move {
+        assert!(store.task_metrics("run_x").await.unwrap().is_empty());
+        store
+            .put_task_metrics("run_x", "sts", "m2", &json!({"spearman": 0.5}))
+            .await
+            .unwrap();
+        store
+            .put_task_metrics("run_x", "sts", "m1", &json!({"spearman": 0.25}))
+            .await
+            .unwrap();
+        // A repeated write (a resumed run) replaces the row.
+        store
+            .put_task_metrics("run_x", "sts", "m2", &json!({"spearman": 0.75}))
+            .await
+            .unwrap();
+        store
+            .put_task_metrics("run_y", "sts", "m1", &json!({"spearman": 1.0}))
+            .await
+            .unwrap();
+        let rows = store.task_metrics("run_x").await.unwrap();
+        let got: Vec<(&str, &str, &serde_json::Value)> = rows
+            .iter()
+            .map(|r| (r.task_id.as_str(), r.model.as_str(), &r.metrics))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sts", "m1", &json!({"spearman": 0.25})),
+                ("sts", "m2", &json!({"spearman": 0.75}))
+            ]
+        );
+    })
+    .await;
+}

@@ -4,8 +4,9 @@ use assay_domain::api::{
     ArtifactsObject, CreateRunRequest, ListObject, ListRunsQuery, ListSamplesQuery, OverviewQuery,
     RunDeletedObject, RunObject, RunOverview, SampleObject,
 };
-use assay_domain::manifest::{DatasetSource, Manifest, TaskType};
+use assay_domain::manifest::{DatasetSource, Manifest, Task, TaskType};
 use assay_domain::{error::index, MAX_SAFE_INT};
+use assay_engine::Role;
 use assay_store::{NewRun, RunFilter, SampleFilter, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -42,9 +43,6 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
             continue;
         }
         let needs = match task.task_type {
-            TaskType::LlmJudge => Some("an LLM judge"),
-            TaskType::SemanticSimilarity => Some("embedding similarity scoring"),
-            TaskType::Embedding => Some("embedding evaluation"),
             TaskType::Transcription => Some("transcription models"),
             TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
             _ => None,
@@ -132,6 +130,33 @@ pub async fn create_run(
             .engine
             .check_model(model)
             .map_err(|why| ApiError::invalid(index("models", i), why))?;
+    }
+    let selected = |t: &&Task| req.task_ids.as_ref().is_none_or(|ids| ids.contains(&t.id));
+    let needs = |types: &[TaskType]| {
+        manifest
+            .tasks
+            .iter()
+            .filter(selected)
+            .any(|t| types.contains(&t.task_type))
+    };
+    if needs(&[TaskType::LlmJudge]) {
+        let model = req.judge_model.as_deref().unwrap_or("auto");
+        state
+            .engine
+            .check_model_for(model, Role::Judge)
+            .map_err(|why| {
+                ApiError::invalid(
+                    "judge_model",
+                    format!("the suite's llm_judge tasks need a judge model: {why}"),
+                )
+            })?;
+    }
+    if needs(&[TaskType::SemanticSimilarity, TaskType::Embedding]) {
+        let model = req.embedding_model.as_deref().unwrap_or("auto");
+        state
+            .engine
+            .check_model_for(model, Role::Embedding)
+            .map_err(|why| ApiError::invalid("embedding_model", format!("the suite's semantic_similarity or embedding tasks need an embedding model: {why}")))?;
     }
     let settings = req.settings();
     let run = NewRun {

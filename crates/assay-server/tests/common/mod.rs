@@ -48,6 +48,7 @@ impl TestServer {
             "fake": {"kind": "chat_completions", "base_url": models.openai_base_url(), "model": "fake-chat"},
             "fake-responses": {"kind": "responses", "base_url": models.openai_base_url()},
             "fake-completions": {"kind": "completions", "base_url": models.openai_base_url()},
+            "fake-embeddings": {"kind": "embeddings", "base_url": models.openai_base_url()},
             "auto": {"generation": "fake"}
         }))
         .expect("registry");
@@ -89,6 +90,64 @@ impl TestServer {
             store,
             shutdown: Some(tx),
             _dir: dir,
+        }
+    }
+
+    /// Polls a run until it reaches a terminal status (bounded: fails after 60 s).
+    pub async fn wait_terminal(&self, run_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, run) = self.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
+            assert_eq!(status, 200, "{run}");
+            if ["completed", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or(""))
+            {
+                return run;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run did not finish: {run}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Uploads `rows` as a JSONL file; returns its id.
+    pub async fn upload_jsonl(&self, name: &str, rows: &[Value]) -> String {
+        let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        self.upload(name, body.as_bytes()).await["id"]
+            .as_str()
+            .expect("file id")
+            .to_string()
+    }
+
+    /// Creates a suite with `manifest`; returns its id.
+    pub async fn create_suite(&self, manifest: Value) -> String {
+        let (status, suite) = self
+            .post(
+                "/api/v1/llm/evals/suites",
+                &serde_json::json!({"name": "runs", "manifest": manifest}),
+            )
+            .await;
+        assert_eq!(status, 200, "{suite}");
+        suite["id"].as_str().expect("suite id").to_string()
+    }
+
+    /// Every sample of a run (paging through them), filtered by `query` (`&key=value…`).
+    pub async fn all_samples(&self, run_id: &str, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut path = format!("/api/v1/llm/evals/runs/{run_id}/samples?limit=500{query}");
+            if !after.is_empty() {
+                path.push_str(&format!("&after={after}"));
+            }
+            let (status, page) = self.get(&path).await;
+            assert_eq!(status, 200, "{page}");
+            out.extend(page["data"].as_array().expect("data").iter().cloned());
+            if page["has_more"] != true {
+                return out;
+            }
+            after = page["last_id"].as_str().expect("last_id").to_string();
         }
     }
 
