@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 const MANIFEST: &str = include_str!("../../../examples/quickstart/manifest.json");
-const DATASETS: [(&str, &str); 3] = [
+const DATASETS: [(&str, &str); 4] = [
     (
         "factual_qa.jsonl",
         include_str!("../../../examples/quickstart/factual_qa.jsonl"),
@@ -20,6 +20,10 @@ const DATASETS: [(&str, &str); 3] = [
     (
         "arithmetic.jsonl",
         include_str!("../../../examples/quickstart/arithmetic.jsonl"),
+    ),
+    (
+        "definitions.jsonl",
+        include_str!("../../../examples/quickstart/definitions.jsonl"),
     ),
 ];
 

@@ -64,7 +64,20 @@ async fn quickstart_runs_on_the_local_models() {
         assert!(s["output_tokens"].as_i64().unwrap_or(0) > 0, "{s}");
         tasks.insert(s["task_id"].as_str().unwrap_or_default().to_string());
     }
-    assert!(tasks.len() >= 3, "{tasks:?}");
+    assert_eq!(
+        tasks.into_iter().collect::<Vec<_>>(),
+        ["arithmetic", "definitions", "factual_qa", "multiple_choice"]
+    );
+    // The definitions are graded by the local embedding model: a cosine per sample, and a
+    // real answer resembles the reference more than unrelated text does (MiniLM gives
+    // unrelated sentences a cosine near 0).
+    for s in samples.iter().filter(|s| s["task_id"] == "definitions") {
+        assert_eq!(s["judge"]["type"], "embedding_similarity", "{s}");
+        let cosine = s["scores"]["cosine"].as_f64().expect("cosine");
+        assert!((-1.0..=1.0).contains(&cosine), "{s}");
+    }
+    let cosine = &run["metrics"]["by_model"]["auto"]["definitions"]["metrics"]["cosine"]["mean"];
+    assert!(cosine.as_f64().unwrap_or(0.0) >= 0.3, "{run}");
     // A real model answers most short factual questions (SmolLM2-135M: about 0.9); noise
     // would not.
     let qa = &run["metrics"]["by_model"]["auto"]["factual_qa"]["metrics"]["contains"]["mean"];
