@@ -13,7 +13,8 @@ working directory, so no ``assay.toml`` is read):
   fake              chat_completions  http://127.0.0.1:PORT/v1
   fake-responses    responses         http://127.0.0.1:PORT/v1
   fake-completions  completions       http://127.0.0.1:PORT/v1
-  auto (generation) -> fake
+  fake-embeddings   embeddings        http://127.0.0.1:PORT/v1
+  auto: generation -> fake, judge -> fake-responses, embedding -> fake-embeddings
 
 Environment:
   ASSAY_BIN                 path of the server binary (default <repo>/target/debug/assay)
@@ -61,6 +62,7 @@ FAKE_MODEL_KINDS = {
     "fake": "chat_completions",
     "fake-responses": "responses",
     "fake-completions": "completions",
+    "fake-embeddings": "embeddings",
 }
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -228,6 +230,8 @@ def _registry_env(fake_url: str) -> dict:
         env[f"ASSAY_MODELS_{key}__KIND"] = kind
         env[f"ASSAY_MODELS_{key}__BASE_URL"] = fake_url + "/v1"
     env["ASSAY_MODELS_AUTO__GENERATION"] = "fake"
+    env["ASSAY_MODELS_AUTO__JUDGE"] = "fake-responses"
+    env["ASSAY_MODELS_AUTO__EMBEDDING"] = "fake-embeddings"
     return env
 
 
