@@ -6,7 +6,7 @@
 
 use assay_domain::api::SampleObject;
 use assay_domain::generation::GenerationConfig;
-use assay_domain::manifest::{similarity_threshold, JudgeConfig, Task, TaskType};
+use assay_domain::manifest::{similarity_threshold, JudgeConfig, JudgeMode, Task, TaskType};
 use assay_models::{CallError, ErrorKind, Gateway, ResolvedModel, Role};
 use assay_scoring::embedding::cosine;
 use assay_scoring::judge::{judge_prompt, parse_verdict, JudgeInput};
@@ -237,7 +237,10 @@ impl Grader<'_> {
                         "reasoning": verdict.reasoning,
                         "winner": verdict.winner,
                         "candidate_position": prompt.candidate_position,
-                        "scale": [config.scale.0, config.scale.1],
+                        "scale": match config.mode {
+                            JudgeMode::Single => json!([config.scale.0, config.scale.1]),
+                            JudgeMode::Pairwise => json!([0.0, 1.0]),
+                        },
                         "pass_threshold": config.pass_threshold,
                         "passed": passed,
                         "parse_attempts": replies.len() + 1,

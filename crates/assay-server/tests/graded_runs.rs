@@ -212,6 +212,8 @@ async fn llm_judges_grade_with_their_own_prompt_and_fail_on_unreadable_verdicts(
     let pairwise = server.all_samples(run_id, "&task_id=pairwise").await;
     let pairwise = by_index(&pairwise);
     assert_eq!(pairwise[0]["judge"]["candidate_position"], "A");
+    assert_eq!(pairwise[0]["judge"]["scale"], json!([0.0, 1.0]));
+    assert_eq!(graded[0]["judge"]["scale"], json!([1.0, 10.0]));
     assert_eq!(pairwise[0]["scores"]["score"], 1.0);
     assert_eq!(pairwise[1]["judge"]["candidate_position"], "B");
     assert_eq!(pairwise[1]["judge"]["winner"], "A");
