@@ -32,11 +32,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::scan_samples;
 use crate::dataset::{open_rows, Row};
+use crate::graded::truncate_chars;
 use crate::plan::value_text;
 use crate::PlanError;
 
-/// Texts sent in one embeddings request.
+/// Most texts sent in one embeddings request.
 pub const EMBED_BATCH: usize = 32;
+/// Most characters sent in one embeddings request (long texts get smaller batches).
+pub const EMBED_BATCH_CHARS: usize = 120_000;
+/// Sample updates in flight at once when a task's results are written.
+const WRITE_CONCURRENCY: usize = 256;
 
 /// The model id an embedding task's samples are planned and reported under.
 pub fn embedding_model_id(run_embedding_model: Option<&str>) -> String {
@@ -62,17 +67,20 @@ fn column<'r>(row: &'r Row, name: &str, what: &str) -> Result<&'r Value, PlanErr
     }
 }
 
-/// Text of a column, cut to `max_chars` characters.
+/// Text of a column, cut to `max_chars` characters; an empty text is an error (providers
+/// reject empty inputs, and it says nothing).
 fn text(row: &Row, name: &str, max_chars: i64, what: &str) -> Result<String, PlanError> {
-    Ok(truncate(&value_text(column(row, name, what)?), max_chars))
+    let t = value_text(column(row, name, what)?);
+    if t.trim().is_empty() {
+        return Err(PlanError::Dataset(format!(
+            "{what}: column `{name}` is empty"
+        )));
+    }
+    Ok(truncate(&t, max_chars))
 }
 
 fn truncate(s: &str, max_chars: i64) -> String {
-    let max = usize::try_from(max_chars).unwrap_or(usize::MAX);
-    match s.char_indices().nth(max) {
-        Some((end, _)) => s[..end].to_string(),
-        None => s.to_string(),
-    }
+    truncate_chars(s, usize::try_from(max_chars).unwrap_or(usize::MAX))
 }
 
 fn number(v: &Value, what: &str) -> Result<f64, PlanError> {
@@ -89,6 +97,15 @@ fn number(v: &Value, what: &str) -> Result<f64, PlanError> {
 fn label_list(v: &Value, what: &str) -> Result<Vec<String>, PlanError> {
     match v {
         Value::Array(items) => Ok(items.iter().map(value_text).collect()),
+        // CSV cells hold the list as JSON text.
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            match serde_json::from_str::<Vec<Value>>(s) {
+                Ok(items) => Ok(items.iter().map(value_text).collect()),
+                Err(e) => Err(PlanError::Dataset(format!(
+                    "{what}: {s:?} is not a JSON list: {e}"
+                ))),
+            }
+        }
         _ => Err(PlanError::Dataset(format!(
             "{what}: a multilabel label column must hold a list, not {v}"
         ))),
@@ -223,16 +240,16 @@ impl EmbeddingStage<'_> {
             Ok(scored) => scored,
             Err(EmbedError::Stopped) => return Ok(()),
             Err(EmbedError::Failed(error)) => {
-                for s in samples.iter().filter(|s| !is_terminal(s)) {
-                    self.writer
-                        .send(SampleUpdate::Failed {
-                            id: s.id.clone(),
-                            error: error.clone(),
-                            attempts: None,
-                        })
-                        .await?;
-                }
-                return Ok(());
+                let updates = samples
+                    .iter()
+                    .filter(|s| !is_terminal(s))
+                    .map(|s| SampleUpdate::Failed {
+                        id: s.id.clone(),
+                        error: error.clone(),
+                        attempts: None,
+                    })
+                    .collect();
+                return self.write(updates).await;
             }
         };
         if let Some(model) = samples.first().map(|s| s.model.clone()) {
@@ -242,20 +259,18 @@ impl EmbeddingStage<'_> {
                     .await?;
             }
         }
-        for (s, (extracted_output, scores)) in samples.iter().zip(per_sample) {
-            if is_terminal(s) {
-                continue;
-            }
-            self.writer
-                .send(SampleUpdate::Completed {
-                    id: s.id.clone(),
-                    extracted_output,
-                    scores,
-                    judge: None,
-                })
-                .await?;
-        }
-        Ok(())
+        let updates = samples
+            .iter()
+            .zip(per_sample)
+            .filter(|(s, _)| !is_terminal(s))
+            .map(|(s, (extracted_output, scores))| SampleUpdate::Completed {
+                id: s.id.clone(),
+                extracted_output,
+                scores,
+                judge: None,
+            })
+            .collect();
+        self.write(updates).await
     }
 
     /// Per-sample (extracted output, scores) in sample order, and the task-level metrics.
@@ -329,6 +344,12 @@ impl EmbeddingStage<'_> {
                         Ok(vec![value_text(v)])
                     }
                 };
+                if train.is_empty() {
+                    return Err(dataset_error(PlanError::Dataset(format!(
+                        "task {}: train_dataset has no rows",
+                        task.id
+                    ))));
+                }
                 let mut train_texts = Vec::with_capacity(train.len());
                 let mut train_labels = Vec::with_capacity(train.len());
                 for (i, row) in train.iter().enumerate() {
@@ -358,45 +379,53 @@ impl EmbeddingStage<'_> {
                 let (train_ids, test_ids) = (ids(&train_labels), ids(&test_labels));
                 let train_vectors = self.embed(model, train_texts).await?;
                 let test_vectors = self.embed(model, test_texts).await?;
-                let train_x: Vec<&[f32]> = train_vectors.iter().map(Vec::as_slice).collect();
-                let test_x: Vec<&[f32]> = test_vectors.iter().map(Vec::as_slice).collect();
                 let spl = c.samples_per_label.max(1) as usize;
                 let experiments = c.n_experiments.max(1) as usize;
                 let seed = c.seed as u64;
-                let per_sample_accuracy = if multilabel {
-                    let result = multilabel_classification(
-                        &train_x,
-                        &train_ids,
-                        &test_x,
-                        &test_ids,
-                        names.len(),
-                        spl,
-                        experiments,
-                        seed,
-                    );
-                    task_metrics.insert("f1".into(), json!(result.mean.f1));
-                    task_metrics.insert("lrap".into(), json!(result.mean.lrap));
-                    result.per_sample_accuracy
-                } else {
-                    let first = |v: &[Vec<usize>]| -> Vec<usize> {
-                        v.iter().map(|l| l.first().copied().unwrap_or(0)).collect()
+                let n_labels = names.len();
+                // Fitting is CPU work: off the async workers.
+                let (per_sample_accuracy, fitted) = cpu(move || {
+                    let train_x: Vec<&[f32]> = train_vectors.iter().map(Vec::as_slice).collect();
+                    let test_x: Vec<&[f32]> = test_vectors.iter().map(Vec::as_slice).collect();
+                    let mut fitted = Map::new();
+                    let per_sample = if multilabel {
+                        let result = multilabel_classification(
+                            &train_x,
+                            &train_ids,
+                            &test_x,
+                            &test_ids,
+                            n_labels,
+                            spl,
+                            experiments,
+                            seed,
+                        );
+                        fitted.insert("f1".into(), json!(result.mean.f1));
+                        fitted.insert("lrap".into(), json!(result.mean.lrap));
+                        result.per_sample_accuracy
+                    } else {
+                        let first = |v: &[Vec<usize>]| -> Vec<usize> {
+                            v.iter().map(|l| l.first().copied().unwrap_or(0)).collect()
+                        };
+                        let result = classification(
+                            &train_x,
+                            &first(&train_ids),
+                            &test_x,
+                            &first(&test_ids),
+                            n_labels,
+                            spl,
+                            experiments,
+                            seed,
+                        );
+                        fitted.insert("f1".into(), json!(result.mean.f1));
+                        if let Some(ap) = result.mean.average_precision {
+                            fitted.insert("ap".into(), json!(ap));
+                        }
+                        result.per_sample_accuracy
                     };
-                    let result = classification(
-                        &train_x,
-                        &first(&train_ids),
-                        &test_x,
-                        &first(&test_ids),
-                        names.len(),
-                        spl,
-                        experiments,
-                        seed,
-                    );
-                    task_metrics.insert("f1".into(), json!(result.mean.f1));
-                    if let Some(ap) = result.mean.average_precision {
-                        task_metrics.insert("ap".into(), json!(ap));
-                    }
-                    result.per_sample_accuracy
-                };
+                    (per_sample, fitted)
+                })
+                .await?;
+                task_metrics.extend(fitted);
                 per_sample_accuracy
                     .iter()
                     .map(|acc| (None, scores([("accuracy", *acc)])))
@@ -454,7 +483,7 @@ impl EmbeddingStage<'_> {
             let r = column(row, &c.score_column, &w)
                 .and_then(|v| number(v, &w))
                 .map_err(dataset_error)?;
-            relevance.entry(q).or_default().insert(d, r.round() as i64);
+            relevance.entry(q).or_default().insert(d, r.trunc() as i64);
         }
         let candidates: Option<HashMap<String, Vec<String>>> = match c.kind {
             EmbeddingKind::Reranking => {
@@ -471,7 +500,7 @@ impl EmbeddingStage<'_> {
                         &w,
                     )
                     .map_err(dataset_error)?;
-                    map.insert(q, ids);
+                    map.entry(q).or_insert_with(Vec::new).extend(ids);
                 }
                 Some(map)
             }
@@ -488,44 +517,65 @@ impl EmbeddingStage<'_> {
         }
         let doc_vectors = self.embed(model, doc_texts).await?;
         let query_vectors = self.embed(model, query_texts).await?;
-        let docs: Vec<(&str, &[f32])> = doc_ids
-            .iter()
-            .map(String::as_str)
-            .zip(doc_vectors.iter().map(Vec::as_slice))
-            .collect();
-        let by_id: HashMap<&str, &[f32]> = docs.iter().copied().collect();
         let k_values: Vec<usize> = match &c.k_values {
             Some(ks) => ks.iter().map(|k| (*k).max(1) as usize).collect(),
             None => DEFAULT_K_VALUES.to_vec(),
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for (qid, qv) in query_ids.iter().zip(&query_vectors) {
-            let ranking = match &candidates {
-                None => rank(qv, &docs),
-                Some(map) => {
-                    let pool: Vec<(&str, &[f32])> = map
-                        .get(qid)
-                        .map(|ids| {
-                            ids.iter()
+        // Ranking is CPU work: off the async workers.
+        let out = cpu(move || {
+            let docs: Vec<(&str, &[f32])> = doc_ids
+                .iter()
+                .map(String::as_str)
+                .zip(doc_vectors.iter().map(Vec::as_slice))
+                .collect();
+            let by_id: HashMap<&str, &[f32]> = docs.iter().copied().collect();
+            let mut out = Vec::with_capacity(query_ids.len());
+            for (qid, qv) in query_ids.iter().zip(&query_vectors) {
+                let ranking = match &candidates {
+                    None => rank(qv, &docs),
+                    // A query without candidates is not ranked, so not scored.
+                    Some(map) => match map.get(qid) {
+                        None => {
+                            out.push((None, Map::new()));
+                            continue;
+                        }
+                        Some(ids) => {
+                            let pool: Vec<(&str, &[f32])> = ids
+                                .iter()
                                 .filter_map(|id| by_id.get(id.as_str()).map(|v| (id.as_str(), *v)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    rank(qv, &pool)
-                }
-            };
-            let top: Vec<&str> = ranking.iter().take(10).map(|(id, _)| id.as_str()).collect();
-            let extracted = Some(top.join(", "));
-            let scored = match relevance.get(qid) {
-                Some(rel) => query_metrics(&ranking, rel, &k_values)
-                    .into_iter()
-                    .map(|(k, v)| (k, json!(v)))
-                    .collect(),
-                None => Map::new(),
-            };
-            out.push((extracted, scored));
-        }
+                                .collect();
+                            rank(qv, &pool)
+                        }
+                    },
+                };
+                let top: Vec<&str> = ranking.iter().take(10).map(|(id, _)| id.as_str()).collect();
+                let extracted = Some(top.join(", "));
+                let scored = match relevance.get(qid) {
+                    Some(rel) => query_metrics(&ranking, rel, &k_values)
+                        .into_iter()
+                        .map(|(k, v)| (k, json!(v)))
+                        .collect(),
+                    None => Map::new(),
+                };
+                out.push((extracted, scored));
+            }
+            out
+        })
+        .await?;
         Ok(out)
+    }
+
+    /// Sends sample updates, many at once so the writer can commit them together.
+    async fn write(&self, updates: Vec<SampleUpdate>) -> Result<(), PlanError> {
+        let sends = updates.into_iter().map(|u| {
+            let writer = self.writer.clone();
+            async move { writer.send(u).await }
+        });
+        let mut pending = futures::stream::iter(sends).buffer_unordered(WRITE_CONCURRENCY);
+        while let Some(sent) = pending.next().await {
+            sent?;
+        }
+        Ok(())
     }
 
     /// Every row of an auxiliary dataset of `task`.
@@ -552,14 +602,29 @@ impl EmbeddingStage<'_> {
         model: &ResolvedModel,
         texts: Vec<String>,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let batches: Vec<Vec<String>> = texts.chunks(EMBED_BATCH).map(<[String]>::to_vec).collect();
+        let total = texts.len();
+        let mut batches: Vec<Vec<String>> = Vec::new();
+        let mut chars = 0;
+        for t in texts {
+            let n = t.chars().count();
+            match batches.last_mut() {
+                Some(b) if b.len() < EMBED_BATCH && chars + n <= EMBED_BATCH_CHARS => {
+                    chars += n;
+                    b.push(t);
+                }
+                _ => {
+                    chars = n;
+                    batches.push(vec![t]);
+                }
+            }
+        }
         let mut results = futures::stream::iter(batches.into_iter().map(|batch| async move {
             let n = batch.len();
             let embedded = self.gateway.embed_resolved(model, &batch, self.stop).await;
             (n, embedded)
         }))
         .buffered(self.concurrency.max(1));
-        let mut vectors = Vec::with_capacity(texts.len());
+        let mut vectors = Vec::with_capacity(total);
         while let Some((n, embedded)) = results.next().await {
             match embedded {
                 Ok(e) if e.vectors.len() == n => vectors.extend(e.vectors),
@@ -584,6 +649,17 @@ impl EmbeddingStage<'_> {
         }
         Ok(vectors)
     }
+}
+
+/// Runs CPU-bound scoring on the blocking pool, off the async workers.
+async fn cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, EmbedError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        EmbedError::Failed(json!({
+            "type": "internal_error",
+            "message": format!("scoring the task stopped: {e}"),
+            "stage": "embedding",
+        }))
+    })
 }
 
 fn is_terminal(s: &SampleObject) -> bool {

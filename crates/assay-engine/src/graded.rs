@@ -13,6 +13,18 @@ use assay_scoring::judge::{judge_prompt, parse_verdict, JudgeInput};
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
+/// Characters of an answer or target embedded for `semantic_similarity` (the embedding
+/// gateway's ceiling; longer texts are cut).
+pub const MAX_EMBED_CHARS: usize = 60_000;
+
+/// `s` cut to at most `max` characters.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => s[..end].to_string(),
+        None => s.to_string(),
+    }
+}
+
 /// Metrics a `semantic_similarity` task reports by default.
 pub const SIMILARITY_METRICS: [&str; 2] = ["cosine", "pass_rate"];
 /// Metrics an `llm_judge` task reports by default.
@@ -148,7 +160,10 @@ impl Grader<'_> {
         let (similarity, usage) = if answer.trim().is_empty() {
             (0.0, None)
         } else {
-            let texts = [answer.to_string(), target.to_string()];
+            let texts = [
+                truncate_chars(answer, MAX_EMBED_CHARS),
+                truncate_chars(target, MAX_EMBED_CHARS),
+            ];
             let embedded = self
                 .gateway
                 .embed_resolved(resolved, &texts, self.stop)
@@ -211,7 +226,16 @@ impl Grader<'_> {
         let mut attempts = 0u32;
         let (mut input_tokens, mut output_tokens) = (0u64, 0u64);
         let mut replies = Vec::new();
-        for _ in 0..=config.parse_retries {
+        for attempt in 0..=config.parse_retries {
+            // A cached reply would repeat an unreadable verdict: ask the judge itself again.
+            let settings = GenerationConfig {
+                use_cache: if attempt == 0 {
+                    settings.use_cache
+                } else {
+                    None
+                },
+                ..settings.clone()
+            };
             let reply = self
                 .gateway
                 .generate_resolved(resolved, &prompt.text, &settings, self.stop)

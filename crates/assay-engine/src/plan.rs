@@ -117,7 +117,9 @@ async fn plan_embedding_task(
         texts += per_row;
         if texts > max_texts {
             return Err(PlanError::Dataset(format!(
-                "task {} would embed more than its max_texts ({max_texts}) texts:                  {auxiliary} from its auxiliary datasets plus {per_row} per eval row;                  lower max_samples_per_task or the datasets' max_rows",
+                "task {} would embed more than its max_texts ({max_texts}) texts: \
+                 {auxiliary} from its auxiliary datasets plus {per_row} per eval row; \
+                 lower max_samples_per_task or the datasets' max_rows",
                 task.id
             )));
         }

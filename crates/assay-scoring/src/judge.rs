@@ -252,6 +252,11 @@ fn winner_label(s: &str) -> Option<&'static str> {
     let t = s
         .trim()
         .trim_matches(|c: char| c == '[' || c == ']' || c == '"' || c == '.');
+    let lower = t.to_ascii_lowercase();
+    let t = match lower.strip_prefix("a ") {
+        Some(rest) if matches!(rest.trim(), "tie" | "draw") => rest.trim(),
+        _ => t,
+    };
     let t = t
         .strip_prefix("Answer ")
         .or_else(|| t.strip_prefix("answer "))
@@ -265,13 +270,13 @@ fn winner_label(s: &str) -> Option<&'static str> {
 }
 
 static SCORE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:score|rating|grade)\b\s*\**\s*[:=]?\s*\**\s*(-?\d+(?:\.\d+)?)")
+    Regex::new(r#"(?i)\b(?:score|rating|grade)\b"?\s*\**\s*[:=]?\s*\**\s*"?(-?\d+(?:\.\d+)?)"#)
         .expect("static regex")
 });
 static SCORE_FRACTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(-?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)").expect("static regex"));
 static WINNER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:winner|verdict|better answer)\b\s*\**\s*[:=]?\s*\**\s*"?\[?\s*(?:answer\s+)?(A|B|tie)\b"#)
+    Regex::new(r#"(?i)\b(?:winner|verdict|better answer)\b"?\s*\**\s*[:=]?\s*\**\s*"?\[?\s*(?:answer\s+)?((?:a\s+)?(?:tie|draw)\b|[AB]\b)"#)
         .expect("static regex")
 });
 static WINNER_BRACKETS: LazyLock<Regex> =
@@ -340,7 +345,11 @@ fn json_objects(text: &str) -> Vec<serde_json::Map<String, Value>> {
                 _ => {}
             }
         }
-        let Some(end) = end else { break };
+        let Some(end) = end else {
+            // An unclosed brace (e.g. quoted in prose): look for objects after it.
+            start = open + 1;
+            continue;
+        };
         match serde_json::from_str::<Value>(&text[open..=end]) {
             Ok(Value::Object(o)) => {
                 found.push(o);
@@ -479,6 +488,11 @@ mod tests {
         assert_eq!(v.score, 3.0);
         let v = parse_verdict(&c, "Mostly wrong, I give it 2/10.", None).unwrap();
         assert_eq!(v.score, 2.0);
+        // A stray brace before the verdict does not hide it.
+        let v = parse_verdict(&c, "It leaves `{` open.\n{\"score\": 7}", None).unwrap();
+        assert_eq!(v.score, 7.0);
+        let v = parse_verdict(&c, "broken {\"score\": 6", None).unwrap();
+        assert_eq!(v.score, 6.0);
         // The last labelled score wins (a judge revising itself).
         let v = parse_verdict(&c, "Score: 4\nOn reflection, Score: 6", None).unwrap();
         assert_eq!(v.score, 6.0);
@@ -514,6 +528,17 @@ mod tests {
         assert_eq!(tie.score, 0.5);
         let brackets = parse_verdict(&c, "My verdict: [[B]]", Some("B")).unwrap();
         assert_eq!(brackets.score, 1.0);
+        for reply in [
+            "Winner: a tie",
+            "Verdict: a tie.",
+            "Final verdict: a draw",
+            "{\"winner\": \"a tie\"}",
+        ] {
+            let v = parse_verdict(&c, reply, Some("B")).unwrap();
+            assert_eq!(v.score, 0.5, "{reply}");
+        }
+        let v = parse_verdict(&c, "Winner: Answer B", Some("B")).unwrap();
+        assert_eq!(v.score, 1.0);
         assert!(parse_verdict(&c, "{\"winner\": \"neither\"}", Some("A")).is_err());
         assert!(parse_verdict(&c, "no idea", Some("A")).is_err());
     }

@@ -505,4 +505,55 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
     assert_eq!(run["request_counts"]["failed"], 1);
     let samples = server.all_samples(run["id"].as_str().unwrap(), "").await;
     assert_eq!(samples[0]["error"]["stage"], "embedding");
+
+    // An empty text fails planning with the row named.
+    let empty = dataset(
+        &server,
+        "empty.jsonl",
+        &[json!({"sentence1": "fine", "sentence2": "  ", "score": 1})],
+    )
+    .await;
+    let suite = server
+        .create_suite(json!({"tasks": [
+            {"id": "sts", "type": "embedding", "dataset": empty, "embedding": {"kind": "sts"}}
+        ]}))
+        .await;
+    let run = start_run(
+        &server,
+        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+    )
+    .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = run["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("row 0") && message.contains("sentence2"),
+        "{message}"
+    );
+
+    // Auxiliary datasets from the Hugging Face hub are refused up front.
+    let queries = dataset(&server, "q.jsonl", &[json!({"_id": "q", "text": "x"})]).await;
+    let suite = server
+        .create_suite(json!({"tasks": [
+            {"id": "ret", "type": "embedding", "dataset": queries,
+             "embedding": {"kind": "retrieval", "corpus_dataset": {"path": "org/corpus"}, "qrels_dataset": queries}}
+        ]}))
+        .await;
+    let (status, body) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
+    assert_error(status, &body, 400, "suite_id");
+    // Too many cutoffs.
+    let ks: Vec<i64> = (1..=21).collect();
+    let (status, body) = server
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "k", "manifest": {"tasks": [
+                {"id": "ret", "type": "embedding", "dataset": queries,
+                 "embedding": {"kind": "retrieval", "corpus_dataset": queries, "qrels_dataset": queries, "k_values": ks}}]}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "manifest.tasks[0].embedding.k_values");
 }

@@ -116,6 +116,16 @@ impl JudgeConfig {
             },
             Some(_) => return Err(ValidationError::new(sp, "must be [min, max]")),
         };
+        if let (JudgeMode::Pairwise, Some(src)) = (mode, &prompt_template) {
+            // The candidate's side alternates between A and B; a template must show them as such.
+            if !(src.contains("answer_a") && src.contains("answer_b")) {
+                return Err(ValidationError::new(
+                    field(&jp, "prompt_template"),
+                    "in pairwise mode must show both answer_a and answer_b (the answer and the \
+                     reference, in alternating order)",
+                ));
+            }
+        }
         if mode == JudgeMode::Pairwise && judge.get("scale").is_some_and(|v| !v.is_null()) {
             return Err(ValidationError::new(
                 sp,
@@ -288,6 +298,10 @@ mod tests {
             (
                 json!({"judge": {"parse_retries": 9}}),
                 "t.metadata.judge.parse_retries",
+            ),
+            (
+                json!({"judge": {"mode": "pairwise", "prompt_template": "{{output}} vs {{target}}"}}),
+                "t.metadata.judge.prompt_template",
             ),
             (json!({"pass_threshold": 11}), "t.metadata.pass_threshold"),
             (

@@ -26,6 +26,8 @@ const MAX_SAMPLES_PER_LABEL: i64 = 10_000;
 const MAX_EXPERIMENTS: i64 = 100;
 /// Largest `k_values` item.
 const MAX_K: i64 = 10_000;
+/// Most `k_values` items (each adds five metrics to every query).
+const MAX_K_VALUES: usize = 20;
 
 /// Decodes and checks a suite manifest. `path` is the manifest's JSON path in the request
 /// (e.g. `manifest`); every error names the offending field under it, e.g.
@@ -357,6 +359,9 @@ fn validate_embedding(e: &mut EmbeddingConfig, p: &str) -> Check {
         let kp = field(p, "k_values");
         if ks.is_empty() {
             return fail(&kp, "must contain at least one cutoff");
+        }
+        if ks.len() > MAX_K_VALUES {
+            return fail(&kp, format!("must contain at most {MAX_K_VALUES} cutoffs"));
         }
         let mut seen = HashSet::new();
         for (j, &k) in ks.iter().enumerate() {

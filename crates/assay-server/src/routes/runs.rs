@@ -4,7 +4,9 @@ use assay_domain::api::{
     ArtifactsObject, CreateRunRequest, ListObject, ListRunsQuery, ListSamplesQuery, OverviewQuery,
     RunDeletedObject, RunObject, RunOverview, SampleObject,
 };
-use assay_domain::manifest::{DatasetSource, Manifest, Task, TaskType};
+use assay_domain::manifest::{
+    similarity_threshold, DatasetSource, JudgeConfig, Manifest, Task, TaskType,
+};
 use assay_domain::{error::index, MAX_SAFE_INT};
 use assay_engine::Role;
 use assay_store::{NewRun, RunFilter, SampleFilter, StoreError};
@@ -53,6 +55,9 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
             let mut datasets = vec![&task.dataset];
             if let Some(d) = task.fewshot.as_ref().and_then(|f| f.dataset.as_ref()) {
                 datasets.push(d);
+            }
+            if let Some(e) = &task.embedding {
+                datasets.extend(e.aux_datasets().map(|(_, d)| d));
             }
             datasets
                 .iter()
@@ -139,6 +144,27 @@ pub async fn create_run(
             .filter(selected)
             .any(|t| types.contains(&t.task_type))
     };
+    // Settings are checked when a suite is created; versions stored before a rule existed are
+    // checked again here, so a run never fails every sample on them.
+    for (i, task) in manifest.tasks.iter().enumerate() {
+        if !selected(&task) {
+            continue;
+        }
+        let path = format!("manifest.tasks[{i}].metadata");
+        let checked = match task.task_type {
+            TaskType::LlmJudge => JudgeConfig::from_metadata(task.metadata.as_ref(), &path).err(),
+            TaskType::SemanticSimilarity => {
+                similarity_threshold(task.metadata.as_ref(), &path).err()
+            }
+            _ => None,
+        };
+        if let Some(e) = checked {
+            return Err(ApiError::invalid(
+                "suite_version",
+                format!("version {number} of the suite cannot run: {e}"),
+            ));
+        }
+    }
     if needs(&[TaskType::LlmJudge]) {
         let model = req.judge_model.as_deref().unwrap_or("auto");
         state
