@@ -13,7 +13,9 @@ use assay_domain::generation::GenerationConfig;
 use assay_domain::manifest::{Manifest, Task, TaskType};
 use assay_models::{ErrorKind, Gateway, ResolvedModel, Role};
 use assay_scoring::metrics::MetricInput;
-use assay_store::{SampleUpdate, SampleUsage, SampleWriter, Store, StoreError, StoredSample};
+use assay_store::{
+    RunRecord, SampleUpdate, SampleUsage, SampleWriter, Store, StoreError, StoredSample,
+};
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -37,17 +39,49 @@ pub struct Stages {
     pub gateway: Gateway,
 }
 
+/// A run ready for its sample stage: its record and manifest.
+pub struct PreparedRun {
+    pub run: RunRecord,
+    pub manifest: Manifest,
+}
+
 impl Stages {
     /// Takes a leased run from wherever it is to a terminal state. Returns early, leaving the
     /// run to be resumed, when `stop` fires for any reason other than a cancel request.
+    ///
+    /// The stages are public so that any executor composes them the same way: [`prepare`],
+    /// then (unless the run was already finalizing) [`embed_tasks`] and every sample through
+    /// [`run_sample`], then [`conclude`].
+    ///
+    /// [`prepare`]: Stages::prepare
+    /// [`embed_tasks`]: Stages::embed_tasks
+    /// [`conclude`]: Stages::conclude
     pub async fn execute(&self, run_id: &str, stop: &CancellationToken) -> Result<(), PlanError> {
+        let Some(prepared) = self.prepare(run_id).await? else {
+            return Ok(());
+        };
+        if prepared.run.object.status != RunStatus::Finalizing {
+            let context = self.sample_context(&prepared, stop);
+            self.embed_tasks(&prepared, &context).await?;
+            let settings = &prepared.run.settings;
+            let inflight =
+                (settings.generation_concurrency + settings.grader_concurrency).max(1) as usize;
+            self.run_samples(run_id, context, inflight).await?;
+        }
+        self.conclude(&prepared, stop.is_cancelled()).await
+    }
+
+    /// Plans the run (first time) or marks it started again (resume). `None` when there is
+    /// nothing left to do: the run is terminal, its cancel was recorded, or it failed here
+    /// (an unreadable manifest or a planning error, stored on the run).
+    pub async fn prepare(&self, run_id: &str) -> Result<Option<PreparedRun>, PlanError> {
         let run = self.store.run_record(run_id).await?;
         match run.object.status {
             RunStatus::Cancelling => {
                 self.store.finish_cancel(run_id).await?;
-                return Ok(());
+                return Ok(None);
             }
-            s if s.is_terminal() => return Ok(()),
+            s if s.is_terminal() => return Ok(None),
             _ => {}
         }
         let manifest_json = self
@@ -59,7 +93,7 @@ impl Stages {
             Err(e) => {
                 let error = PlanError::Manifest(format!("the stored manifest cannot be read: {e}"));
                 self.store.fail_run(run_id, &error.to_json()).await?;
-                return Ok(());
+                return Ok(None);
             }
         };
         if !run.planned {
@@ -69,76 +103,95 @@ impl Stages {
                 Err(e) => {
                     tracing::info!(run_id, error = %e, "run failed while planning");
                     self.store.fail_run(run_id, &e.to_json()).await?;
-                    return Ok(());
+                    return Ok(None);
                 }
             }
         } else {
             self.store.mark_started(run_id).await?;
         }
-        if run.object.status != RunStatus::Finalizing {
-            let tasks: HashMap<String, Task> = manifest
-                .tasks
-                .iter()
-                .map(|t| (t.id.clone(), t.clone()))
-                .collect();
-            let gradings = tasks
-                .iter()
-                .filter_map(|(id, t)| Some((id.clone(), Grading::for_task(t)?)))
-                .collect();
-            let context = Arc::new(SampleContext {
-                writer: self.writer.clone(),
-                gateway: self.gateway.clone(),
-                judge_model: resolve_grader(
-                    &self.gateway,
-                    run.object.judge_model.as_deref(),
-                    Role::Judge,
-                ),
-                embedding_model: resolve_grader(
-                    &self.gateway,
-                    run.object.embedding_model.as_deref(),
-                    Role::Embedding,
-                ),
-                gradings,
-                tasks,
-                generation: run.object.generation.clone(),
-                generation_permits: Arc::new(Semaphore::new(
-                    run.settings.generation_concurrency.max(1) as usize,
-                )),
-                grader_permits: Arc::new(Semaphore::new(
-                    run.settings.grader_concurrency.max(1) as usize
-                )),
-                stop: stop.clone(),
-            });
-            let selected = selected_tasks(&manifest, run.object.task_ids.as_deref());
-            EmbeddingStage {
-                store: &self.store,
-                writer: &self.writer,
-                gateway: &self.gateway,
-                owner: &run.owner,
-                model: context.embedding_model.as_ref().map_err(String::as_str),
-                concurrency: run.settings.generation_concurrency.max(1) as usize,
-                stop,
+        Ok(Some(PreparedRun { run, manifest }))
+    }
+
+    /// What every sample of the run shares: its tasks, gradings, resolved grading models,
+    /// generation settings and concurrency limits. `stop` ends its model calls.
+    pub fn sample_context(
+        &self,
+        prepared: &PreparedRun,
+        stop: &CancellationToken,
+    ) -> Arc<SampleContext> {
+        let run = &prepared.run;
+        let tasks: HashMap<String, Task> = prepared
+            .manifest
+            .tasks
+            .iter()
+            .map(|t| (t.id.clone(), t.clone()))
+            .collect();
+        let gradings = tasks
+            .iter()
+            .filter_map(|(id, t)| Some((id.clone(), Grading::for_task(t)?)))
+            .collect();
+        Arc::new(SampleContext {
+            writer: self.writer.clone(),
+            gateway: self.gateway.clone(),
+            judge_model: resolve_grader(
+                &self.gateway,
+                run.object.judge_model.as_deref(),
+                Role::Judge,
+            ),
+            embedding_model: resolve_grader(
+                &self.gateway,
+                run.object.embedding_model.as_deref(),
+                Role::Embedding,
+            ),
+            gradings,
+            tasks,
+            generation: run.object.generation.clone(),
+            generation_permits: Arc::new(Semaphore::new(
+                run.settings.generation_concurrency.max(1) as usize,
+            )),
+            grader_permits: Arc::new(Semaphore::new(
+                run.settings.grader_concurrency.max(1) as usize
+            )),
+            stop: stop.clone(),
+        })
+    }
+
+    /// Scores the run's `embedding` tasks (see [`EmbeddingStage`]).
+    pub async fn embed_tasks(
+        &self,
+        prepared: &PreparedRun,
+        context: &SampleContext,
+    ) -> Result<(), PlanError> {
+        let run = &prepared.run;
+        let selected = selected_tasks(&prepared.manifest, run.object.task_ids.as_deref());
+        EmbeddingStage {
+            store: &self.store,
+            writer: &self.writer,
+            gateway: &self.gateway,
+            owner: &run.owner,
+            model: context.embedding_model.as_ref().map_err(String::as_str),
+            concurrency: run.settings.generation_concurrency.max(1) as usize,
+            stop: &context.stop,
+        }
+        .run(&run.object.id, &selected)
+        .await
+    }
+
+    /// Ends the sample stage: records a requested cancel, or finalizes the run (aggregates,
+    /// artifacts, `completed`). `stopped` says the sample stage was interrupted; then the run
+    /// is left to be resumed unless a cancel was requested.
+    pub async fn conclude(&self, prepared: &PreparedRun, stopped: bool) -> Result<(), PlanError> {
+        let run_id = prepared.run.object.id.as_str();
+        if prepared.run.object.status != RunStatus::Finalizing
+            && (stopped || !self.store.mark_finalizing(run_id).await?)
+        {
+            if self.store.run_status(run_id).await? == RunStatus::Cancelling {
+                self.store.finish_cancel(run_id).await?;
             }
-            .run(run_id, &selected)
-            .await?;
-            let inflight = (run.settings.generation_concurrency + run.settings.grader_concurrency)
-                .max(1) as usize;
-            self.run_samples(run_id, context, inflight).await?;
-            if stop.is_cancelled() {
-                if self.store.run_status(run_id).await? == RunStatus::Cancelling {
-                    self.store.finish_cancel(run_id).await?;
-                }
-                return Ok(());
-            }
-            if !self.store.mark_finalizing(run_id).await? {
-                if self.store.run_status(run_id).await? == RunStatus::Cancelling {
-                    self.store.finish_cancel(run_id).await?;
-                }
-                return Ok(());
-            }
+            return Ok(());
         }
         let run = self.store.run_record(run_id).await?;
-        match finalize(&self.store, &run, &manifest).await {
+        match finalize(&self.store, &run, &prepared.manifest).await {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // The run left `finalizing` meanwhile: only a cancel request does that.
