@@ -32,10 +32,28 @@ pub struct Config {
     pub executor: ExecutorSection,
 }
 
+/// Where runs execute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// In the server process, leased from the database (one machine, or several servers on
+    /// one Postgres).
+    #[default]
+    Local,
+    /// As Temporal workflows, executed by `assay worker` processes.
+    Temporal,
+}
+
 /// The `[executor]` section: how this process executes runs.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorSection {
+    /// `local` (default) or `temporal`.
+    #[serde(default)]
+    pub kind: ExecutorKind,
+    /// `[executor.temporal]`: the Temporal service (address, namespace, task queue).
+    #[serde(default)]
+    pub temporal: assay_temporal::TemporalConfig,
     /// Name of this process in run leases (default: the host name). A restart with the same
     /// name resumes its runs at once; give each server sharing a database its own.
     #[serde(default)]
@@ -59,6 +77,8 @@ fn default_max_runs() -> usize {
 impl Default for ExecutorSection {
     fn default() -> Self {
         Self {
+            kind: ExecutorKind::Local,
+            temporal: assay_temporal::TemporalConfig::default(),
             node_id: None,
             lease_seconds: default_lease_seconds(),
             max_runs: default_max_runs(),
@@ -202,6 +222,26 @@ mod tests {
             let local = &config.models.endpoints["local"];
             assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
             assert_eq!(config.models.auto.generation.as_deref(), Some("local"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_executor_is_local_unless_temporal_is_chosen() {
+        figment::Jail::expect_with(|jail| {
+            let config = load(None, jail.directory()).expect("defaults load");
+            assert_eq!(config.executor.kind, ExecutorKind::Local);
+            assert_eq!(config.executor.temporal.address, "http://127.0.0.1:7233");
+            assert_eq!(config.executor.temporal.task_queue, "assay-runs");
+            jail.create_file(
+                "assay.toml",
+                "[executor]\nkind = \"temporal\"\n[executor.temporal]\nnamespace = \"evals\"\n",
+            )?;
+            jail.set_env("ASSAY_EXECUTOR_TEMPORAL__ADDRESS", "http://10.0.0.5:7233");
+            let config = load(None, jail.directory()).expect("temporal loads");
+            assert_eq!(config.executor.kind, ExecutorKind::Temporal);
+            assert_eq!(config.executor.temporal.namespace, "evals");
+            assert_eq!(config.executor.temporal.address, "http://10.0.0.5:7233");
             Ok(())
         });
     }

@@ -39,6 +39,10 @@ enum Command {
         #[arg(long)]
         max_samples_per_task: Option<i64>,
     },
+    /// Execute runs from Temporal (with `executor.kind = "temporal"`): polls the task queue
+    /// and runs the workflow and its activities, against the same database and storage as
+    /// the servers.
+    Worker(WorkerArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -63,6 +67,12 @@ struct ServeArgs {
     /// Secret of the bootstrap admin key; minted and printed once when unset.
     #[arg(long, env = "ASSAY_BOOTSTRAP_KEY", hide_env_values = true)]
     bootstrap_key: Option<String>,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +108,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Worker(args) => worker(args).await,
             Command::Demo {
                 url,
                 key,
@@ -154,13 +165,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
-    let models = local_models::with_defaults(config.models.clone(), &local_models::models_dir());
-    let builder = assay_models::Gateway::builder(models.clone())
-        .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())));
-    let gateway = local_models::register(builder, &models)?
-        .build()
-        .context("invalid [models] registry")?;
-    let engine = assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine());
+    let gateway = build_gateway(&config, &store)?;
+    let engine = match config.executor.kind {
+        config::ExecutorKind::Local => {
+            assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine())
+        }
+        config::ExecutorKind::Temporal => {
+            let temporal = &config.executor.temporal;
+            let identity = format!("assay-serve@{}", config.executor.to_engine().node_id);
+            let client = assay_temporal::connect(temporal, &identity).await?;
+            let dispatcher =
+                assay_temporal::TemporalDispatcher::start(client, temporal, store.clone());
+            tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "runs execute on Temporal");
+            assay_engine::Engine::with_dispatcher(gateway, Arc::new(dispatcher))
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
         .with_context(|| format!("binding {}", config.server.bind))?;
@@ -177,6 +196,47 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The model gateway: the configured registry plus the local models, with the database as
+/// the response cache.
+fn build_gateway(config: &config::Config, store: &Store) -> anyhow::Result<assay_models::Gateway> {
+    let models = local_models::with_defaults(config.models.clone(), &local_models::models_dir());
+    let builder = assay_models::Gateway::builder(models.clone())
+        .cache(Arc::new(assay_engine::cache::StoreCache(store.clone())));
+    local_models::register(builder, &models)?
+        .build()
+        .context("invalid [models] registry")
+}
+
+/// `assay worker`: executes Temporal workflows and activities until Ctrl-C / SIGTERM.
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let config = config::load(args.common.config.as_deref(), &args.common.data_dir)?;
+    init_logging(&config.log);
+    anyhow::ensure!(
+        config.executor.kind == config::ExecutorKind::Temporal,
+        "assay worker needs executor.kind = \"temporal\" (ASSAY_EXECUTOR_KIND=temporal)"
+    );
+    let store = Store::open(&config.database, &config.storage)
+        .await
+        .context("opening the store")?;
+    let gateway = build_gateway(&config, &store)?;
+    let stages = Arc::new(assay_engine::sample::Stages::new(store.clone(), gateway));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal.cancel();
+    });
+    let identity = format!("assay-worker@{}", config.executor.to_engine().node_id);
+    let temporal = &config.executor.temporal;
+    println!(
+        "Assay worker polling {} on {} ({})",
+        temporal.task_queue, temporal.address, temporal.namespace
+    );
+    let result = assay_temporal::run_worker(temporal, stages, &identity, stop).await;
+    store.close().await;
+    result
 }
 
 /// Makes sure an admin key exists: the operator's `ASSAY_BOOTSTRAP_KEY`, or on a fresh

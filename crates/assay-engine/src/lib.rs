@@ -68,33 +68,63 @@ use assay_store::Store;
 pub use local::{ExecutorConfig, LocalExecutor};
 pub use sample::Stages;
 
+/// Where runs execute: in this process ([`LocalExecutor`]) or elsewhere (e.g. Temporal
+/// workers). The server tells it about new runs and cancel requests.
+pub trait Dispatcher: Send + Sync {
+    /// `run_id` was created or re-queued (it is stored as `queued`).
+    fn run_created(&self, run_id: &str);
+    /// A cancel was requested for `run_id` (it is stored as `cancelling`).
+    fn cancel(&self, run_id: &str);
+    /// The process is stopping.
+    fn shutdown(&self);
+}
+
+impl Dispatcher for LocalExecutor {
+    fn run_created(&self, _run_id: &str) {
+        self.notify();
+    }
+
+    fn cancel(&self, run_id: &str) {
+        LocalExecutor::cancel(self, run_id);
+    }
+
+    fn shutdown(&self) {
+        LocalExecutor::shutdown(self);
+    }
+}
+
 /// The engine as the server sees it: start runs, cancel them, check model names.
 #[derive(Clone)]
 pub struct Engine {
     gateway: Gateway,
-    executor: LocalExecutor,
+    dispatcher: Arc<dyn Dispatcher>,
 }
 
 impl Engine {
     /// Starts the local executor over `store`, calling models through `gateway`.
     pub fn start(store: Store, gateway: Gateway, config: ExecutorConfig) -> Self {
-        let stages = Arc::new(Stages {
-            writer: store.sample_writer(),
-            store: store.clone(),
-            gateway: gateway.clone(),
-        });
+        let stages = Arc::new(Stages::new(store.clone(), gateway.clone()));
         let executor = LocalExecutor::start(store, stages, config);
-        Self { gateway, executor }
+        Self::with_dispatcher(gateway, Arc::new(executor))
     }
 
-    /// A run was created or re-queued.
-    pub fn run_created(&self) {
-        self.executor.notify();
+    /// An engine whose runs execute through `dispatcher` (model names are still checked
+    /// against `gateway`).
+    pub fn with_dispatcher(gateway: Gateway, dispatcher: Arc<dyn Dispatcher>) -> Self {
+        Self {
+            gateway,
+            dispatcher,
+        }
+    }
+
+    /// `run_id` was created or re-queued.
+    pub fn run_created(&self, run_id: &str) {
+        self.dispatcher.run_created(run_id);
     }
 
     /// A cancel was requested for `run_id`.
     pub fn cancel(&self, run_id: &str) {
-        self.executor.cancel(run_id);
+        self.dispatcher.cancel(run_id);
     }
 
     /// Whether `model` names a candidate model this server can call (no IO); the error
@@ -113,6 +143,6 @@ impl Engine {
 
     /// Stops executing; unfinished runs resume on the next start.
     pub fn shutdown(&self) {
-        self.executor.shutdown();
+        self.dispatcher.shutdown();
     }
 }

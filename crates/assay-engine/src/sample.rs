@@ -46,6 +46,15 @@ pub struct PreparedRun {
 }
 
 impl Stages {
+    /// The stages over `store`, calling models through `gateway`.
+    pub fn new(store: Store, gateway: Gateway) -> Self {
+        Self {
+            writer: store.sample_writer(),
+            store,
+            gateway,
+        }
+    }
+
     /// Takes a leased run from wherever it is to a terminal state. Returns early, leaving the
     /// run to be resumed, when `stop` fires for any reason other than a cancel request.
     ///
@@ -110,6 +119,19 @@ impl Stages {
             self.store.mark_started(run_id).await?;
         }
         Ok(Some(PreparedRun { run, manifest }))
+    }
+
+    /// A run's record and manifest as they are, without planning or changing it (for an
+    /// executor that runs the stages in separate steps).
+    pub async fn load(&self, run_id: &str) -> Result<PreparedRun, PlanError> {
+        let run = self.store.run_record(run_id).await?;
+        let manifest_json = self
+            .store
+            .suite_version_manifest(&run.object.suite_version_id)
+            .await?;
+        let manifest = Manifest::from_json(&manifest_json, "manifest")
+            .map_err(|e| PlanError::Manifest(format!("the stored manifest cannot be read: {e}")))?;
+        Ok(PreparedRun { run, manifest })
     }
 
     /// What every sample of the run shares: its tasks, gradings, resolved grading models,

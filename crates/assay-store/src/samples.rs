@@ -213,6 +213,23 @@ impl Store {
         rows.iter().map(read_sample).collect()
     }
 
+    /// One sample of a run by id.
+    pub async fn sample_by_id(
+        &self,
+        run_id: &str,
+        sample_id: &str,
+    ) -> Result<StoredSample, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = $1 AND samples.id = $2"
+        ))
+        .bind(run_id)
+        .bind(sample_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        read_sample(&row)
+    }
+
     /// A page of a visible run's samples, filtered.
     pub async fn list_samples(
         &self,

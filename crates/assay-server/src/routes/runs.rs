@@ -198,7 +198,7 @@ pub async fn create_run(
         metadata: req.metadata.unwrap_or_default(),
     };
     let created = state.store.create_run(&caller, &run).await?;
-    state.engine.run_created();
+    state.engine.run_created(&created.object.id);
     Ok(Json(created.object))
 }
 

@@ -1,0 +1,226 @@
+//! The activities: thin wrappers over the engine's stages. Each one is idempotent, so
+//! Temporal may run it again after a worker dies.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use assay_domain::api::RunStatus;
+use assay_engine::sample::{run_sample, PreparedRun, Stages};
+use assay_engine::PlanError;
+use assay_store::StoreError;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::ApplicationFailure;
+use tokio_util::sync::CancellationToken;
+
+/// How often a long activity tells Temporal it is alive.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// What the workflow needs to know after `prepare`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareOutcome {
+    /// False when the run needs nothing more (terminal, cancelled, or failed while planning).
+    pub proceed: bool,
+    /// The run was already finalizing: skip the sample stage.
+    pub finalizing: bool,
+    /// Sample activities in flight at most.
+    pub generation_concurrency: u32,
+    /// Sample activities scheduled per workflow execution before continuing as new.
+    pub max_sample_activities: Option<u32>,
+}
+
+/// One unfinished sample to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleRef {
+    pub seq: i64,
+    pub id: String,
+}
+
+/// The activities, over the stages of this worker process.
+pub struct RunActivities {
+    stages: Arc<Stages>,
+    /// Runs' records and manifests, loaded once per run per worker.
+    prepared: Mutex<HashMap<String, Arc<PreparedRun>>>,
+}
+
+impl RunActivities {
+    pub fn new(stages: Arc<Stages>) -> Self {
+        Self {
+            stages,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn prepared(&self, run_id: &str) -> Result<Arc<PreparedRun>, ActivityError> {
+        if let Some(p) = self.lock().get(run_id) {
+            return Ok(p.clone());
+        }
+        let loaded = Arc::new(self.stages.load(run_id).await.map_err(plan_error)?);
+        let mut cache = self.lock();
+        // Keep the cache small: a worker serves few runs at a time.
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(run_id.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<PreparedRun>>> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A storage outage is worth retrying (Temporal retries the activity); anything else about
+/// the run (e.g. it was deleted) is final for it.
+fn plan_error(e: PlanError) -> ActivityError {
+    if e.is_transient() {
+        ActivityError::from(anyhow::anyhow!("{e}"))
+    } else {
+        ActivityError::application(ApplicationFailure::non_retryable(e))
+    }
+}
+
+fn store_error(e: StoreError) -> ActivityError {
+    plan_error(PlanError::Store(e))
+}
+
+/// Runs `work` with a token that fires when Temporal cancels the activity, heartbeating
+/// meanwhile so a dead worker is noticed and a cancel is delivered.
+async fn heartbeating<T>(
+    ctx: &ActivityContext,
+    work: impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, T>,
+) -> T {
+    let token = CancellationToken::new();
+    let mut job = work(token.clone());
+    loop {
+        tokio::select! {
+            out = &mut job => return out,
+            _ = ctx.cancelled() => token.cancel(),
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {
+                let _ = ctx.record_heartbeat(()).await;
+            }
+        }
+    }
+}
+
+#[activities]
+impl RunActivities {
+    /// Plans the run (or marks it started again).
+    #[activity]
+    pub async fn prepare(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        run_id: String,
+    ) -> Result<PrepareOutcome, ActivityError> {
+        let prepared = self.stages.prepare(&run_id).await.map_err(plan_error)?;
+        self.lock().remove(&run_id);
+        Ok(match prepared {
+            None => PrepareOutcome {
+                proceed: false,
+                finalizing: false,
+                generation_concurrency: 1,
+                max_sample_activities: None,
+            },
+            Some(p) => PrepareOutcome {
+                proceed: true,
+                finalizing: p.run.object.status == RunStatus::Finalizing,
+                generation_concurrency: p.run.settings.generation_concurrency.max(1) as u32,
+                max_sample_activities: p
+                    .run
+                    .settings
+                    .max_workflow_sample_activities
+                    .map(|n| n.max(1) as u32),
+            },
+        })
+    }
+
+    /// Scores the run's embedding tasks.
+    #[activity]
+    pub async fn embed_tasks(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        run_id: String,
+    ) -> Result<(), ActivityError> {
+        let prepared = self.prepared(&run_id).await?;
+        let stages = self.stages.clone();
+        heartbeating(&ctx, move |token| {
+            Box::pin(async move {
+                let context = stages.sample_context(&prepared, &token);
+                stages.embed_tasks(&prepared, &context).await
+            })
+        })
+        .await
+        .map_err(plan_error)
+    }
+
+    /// Up to `limit` unfinished samples after `after_seq`, in order.
+    #[activity]
+    pub async fn next_samples(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: (String, i64, i64),
+    ) -> Result<Vec<SampleRef>, ActivityError> {
+        let (run_id, after_seq, limit) = input;
+        let page = self
+            .stages
+            .store
+            .sample_batch(&run_id, after_seq, limit.clamp(1, 1000), true)
+            .await
+            .map_err(store_error)?;
+        Ok(page
+            .into_iter()
+            .map(|s| SampleRef {
+                seq: s.seq,
+                id: s.object.id,
+            })
+            .collect())
+    }
+
+    /// Takes one sample to `completed` or `failed` (a finished sample is left alone).
+    #[activity]
+    pub async fn run_sample(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: (String, String),
+    ) -> Result<(), ActivityError> {
+        let (run_id, sample_id) = input;
+        let prepared = self.prepared(&run_id).await?;
+        let sample = match self.stages.store.sample_by_id(&run_id, &sample_id).await {
+            Ok(s) => s,
+            // Gone with its run (deleted): nothing to do.
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(store_error(e)),
+        };
+        let stages = self.stages.clone();
+        heartbeating(&ctx, move |token| {
+            Box::pin(async move {
+                let context = stages.sample_context(&prepared, &token);
+                run_sample(&context, sample).await
+            })
+        })
+        .await
+        .map_err(store_error)?;
+        if ctx.is_cancelled() {
+            return Err(ActivityError::cancelled());
+        }
+        Ok(())
+    }
+
+    /// Ends the run: finalizes it, or (`stopped`) records a requested cancel.
+    #[activity]
+    pub async fn conclude(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: (String, bool),
+    ) -> Result<(), ActivityError> {
+        let (run_id, stopped) = input;
+        let prepared = self.stages.load(&run_id).await.map_err(plan_error)?;
+        self.lock().remove(&run_id);
+        self.stages
+            .conclude(&prepared, stopped)
+            .await
+            .map_err(plan_error)
+    }
+}

@@ -1,0 +1,89 @@
+//! Assay on Temporal: each run is one durable workflow (id `assay-run-<run id>`), executed by
+//! any number of `assay worker` processes sharing the database and blob storage.
+//!
+//! - The server's [`TemporalDispatcher`] starts a run's workflow when the run is created (and
+//!   sweeps for runs without one, so a crash between storing a run and starting its workflow
+//!   loses nothing) and cancels it on request.
+//! - [`RunWorkflow`] calls the engine's stages as activities ([`RunActivities`]): `prepare`
+//!   (plan), `embed_tasks`, `next_samples` / `run_sample` for every unfinished sample with at
+//!   most `generation_concurrency` in flight, and `conclude` (finalize, or record the cancel).
+//!   After scheduling `max_workflow_sample_activities` sample activities it continues as new
+//!   with its cursor, so its history stays bounded however many samples the run has.
+//! - Activities are idempotent: a sample that is already finished is left alone, and a sample
+//!   write never changes a finished sample, so a replayed activity never double-writes.
+//! - [`run_worker`] runs the workflow and activity worker on its own thread.
+
+mod activities;
+mod dispatcher;
+mod worker;
+mod workflow;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+
+pub use activities::{PrepareOutcome, RunActivities, SampleRef};
+pub use dispatcher::TemporalDispatcher;
+pub use worker::run_worker;
+pub use workflow::{RunProgress, RunWorkflow, DEFAULT_MAX_SAMPLE_ACTIVITIES};
+
+/// Where the Temporal service is and which queue Assay's workflows use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalConfig {
+    /// The frontend's address, e.g. `http://127.0.0.1:7233`.
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// The namespace the workflows run in.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The task queue servers start workflows on and workers poll.
+    #[serde(default = "default_task_queue")]
+    pub task_queue: String,
+}
+
+fn default_address() -> String {
+    "http://127.0.0.1:7233".into()
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+fn default_task_queue() -> String {
+    "assay-runs".into()
+}
+
+impl Default for TemporalConfig {
+    fn default() -> Self {
+        Self {
+            address: default_address(),
+            namespace: default_namespace(),
+            task_queue: default_task_queue(),
+        }
+    }
+}
+
+/// The workflow id of a run.
+pub fn workflow_id(run_id: &str) -> String {
+    format!("assay-run-{run_id}")
+}
+
+/// Connects a client to the configured Temporal service.
+pub async fn connect(config: &TemporalConfig, identity: &str) -> anyhow::Result<Client> {
+    let url = url::Url::from_str(&config.address)
+        .with_context(|| format!("temporal address {:?}", config.address))?;
+    let options = ConnectionOptions::new(url)
+        .identity(identity.to_string())
+        .build();
+    let connection = Connection::connect(options)
+        .await
+        .with_context(|| format!("connecting to Temporal at {}", config.address))?;
+    Client::new(
+        connection,
+        ClientOptions::new(config.namespace.clone()).build(),
+    )
+    .context("creating the Temporal client")
+}
