@@ -10,6 +10,7 @@ use assay_store::{
     DatabaseConfig, FileFilter, NewApiKey, NewFile, NewSuite, NewVersion, StorageConfig, Store,
     StoreError,
 };
+use assay_testkit::services;
 use bytes::Bytes;
 use serde_json::json;
 
@@ -27,19 +28,13 @@ where
     .await;
     case(sqlite).await;
 
-    match std::env::var("ASSAY_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => {
-            let db = fresh_postgres_database(&url).await;
+    match services::postgres_url() {
+        Some(url) => {
+            let db = services::fresh_postgres_database(&url).await;
             let pg = open(db, dir.path()).await;
             case(pg).await;
         }
-        _ => {
-            assert!(
-                std::env::var("ASSAY_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "ASSAY_TEST_REQUIRE_POSTGRES=1 but ASSAY_TEST_POSTGRES_URL is unset"
-            );
-            eprintln!("ASSAY_TEST_POSTGRES_URL unset: Postgres half skipped");
-        }
+        None => eprintln!("ASSAY_TEST_POSTGRES_URL unset: Postgres half skipped"),
     }
 }
 
@@ -50,29 +45,6 @@ async fn open(url: String, dir: &std::path::Path) -> Store {
     };
     let storage = StorageConfig::default().with_default_under(dir);
     Store::open(&database, &storage).await.expect("store opens")
-}
-
-/// Creates an empty database on the server `url` points at and returns its URL.
-async fn fresh_postgres_database(url: &str) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url)
-        .await
-        .expect("postgres reachable");
-    let name = format!("assay_test_{}", uuid_hex());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    format!("{base}/{name}{query}")
-}
-
-fn uuid_hex() -> String {
-    assay_domain::ids::new_id("")
 }
 
 fn principal(org: &str, team: &str, user: Option<&str>) -> Principal {

@@ -33,6 +33,7 @@ pub mod directives;
 pub mod embed;
 pub mod models;
 mod server;
+pub mod services;
 
 pub use directives::{default_answer, Directives, Fault, Stage};
 pub use embed::EmbeddingsMode;

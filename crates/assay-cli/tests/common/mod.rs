@@ -65,6 +65,38 @@ pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, String)]) -> S
     Server { child, base }
 }
 
+/// Starts `assay worker` with `env` added to its environment and waits until it polls.
+pub async fn start_worker(data_dir: &std::path::Path, env: &[(&str, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_assay"));
+    command
+        .arg("worker")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("ASSAY_LOG_LEVEL", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("assay worker starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("Assay worker polling") {
+                return;
+            }
+        }
+        panic!("assay worker exited before polling");
+    })
+    .await
+    .expect("assay worker polls within 120 s");
+    child
+}
+
 pub struct Api {
     pub client: reqwest::Client,
     pub base: String,

