@@ -178,7 +178,9 @@ async fn a_long_run_continues_as_new_and_keeps_exact_counts() {
         return;
     };
     let server = cluster.server("serve-a").await;
-    let _worker = cluster.worker("worker-a").await;
+    // Two workers share the run's activities.
+    let _worker_a = cluster.worker("worker-a").await;
+    let _worker_b = cluster.worker("worker-b").await;
     let a = api(&server);
     let suite = a.suite(1000, "long").await;
     let run_id = run(
