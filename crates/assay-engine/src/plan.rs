@@ -47,11 +47,7 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
         .map(|n| n as usize)
         .unwrap_or(usize::MAX);
     for task in tasks {
-        if task.task_type == TaskType::Embedding {
-            plan_embedding_task(store, run, task, cap).await?;
-            continue;
-        }
-        let renderer = Renderer::new(store, run, task).await?;
+        let mut rows_to_samples = RowPlanner::new(store, run, task).await?;
         let mut rows = open_rows(
             store,
             &run.owner,
@@ -63,18 +59,7 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
         .enumerate();
         let mut batch = Vec::with_capacity(INSERT_BATCH);
         while let Some((index, row)) = rows.next().await {
-            let row = row?;
-            let (prompt, target) = renderer.render(&row, index)?;
-            for model in &run.object.models {
-                batch.push(NewSample {
-                    task_id: task.id.clone(),
-                    model: model.clone(),
-                    sample_index: index as i64,
-                    dataset_row: row.clone(),
-                    prompt: prompt.clone(),
-                    target: target.clone(),
-                });
-            }
+            rows_to_samples.plan_row(row?, index, &mut batch)?;
             if batch.len() >= INSERT_BATCH {
                 store.insert_samples(&run.object.id, &batch).await?;
                 batch.clear();
@@ -85,60 +70,103 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
     Ok(store.count_samples(&run.object.id).await?)
 }
 
-/// Plans an `embedding` task: one sample per eval row, under the run's embedding model, after
-/// checking that the task stays within its `max_texts`.
-async fn plan_embedding_task(
-    store: &Store,
-    run: &RunRecord,
-    task: &Task,
-    cap: usize,
-) -> Result<(), PlanError> {
-    let model = embedding_model_id(run.object.embedding_model.as_deref());
-    let max_texts = task
-        .embedding
-        .as_ref()
-        .map(|c| c.max_texts.max(0) as usize)
-        .unwrap_or(usize::MAX);
-    let auxiliary = auxiliary_text_count(store, &run.owner, task).await?;
-    let per_row = texts_per_row(task);
-    let mut texts = auxiliary;
-    let mut rows = open_rows(
-        store,
-        &run.owner,
-        &task.dataset,
-        &format!("task {}", task.id),
-    )
-    .await?
-    .take(cap)
-    .enumerate();
-    let mut batch = Vec::with_capacity(INSERT_BATCH);
-    while let Some((index, row)) = rows.next().await {
-        let row = row?;
-        texts += per_row;
-        if texts > max_texts {
-            return Err(PlanError::Dataset(format!(
-                "task {} would embed more than its max_texts ({max_texts}) texts: \
-                 {auxiliary} from its auxiliary datasets plus {per_row} per eval row; \
-                 lower max_samples_per_task or the datasets' max_rows",
-                task.id
-            )));
+/// Turns one task's rows into samples: one per candidate model for generated tasks, one
+/// under the embedding model for `embedding` tasks (which also stay within `max_texts`).
+enum RowPlanner<'t> {
+    Generated {
+        task: &'t Task,
+        renderer: Renderer<'t>,
+        models: &'t [String],
+    },
+    Embedding {
+        task: &'t Task,
+        model: String,
+        max_texts: usize,
+        auxiliary: usize,
+        per_row: usize,
+        texts: usize,
+    },
+}
+
+impl<'t> RowPlanner<'t> {
+    async fn new(store: &Store, run: &'t RunRecord, task: &'t Task) -> Result<Self, PlanError> {
+        if task.task_type != TaskType::Embedding {
+            return Ok(Self::Generated {
+                task,
+                renderer: Renderer::new(store, run, task).await?,
+                models: &run.object.models,
+            });
         }
-        let (prompt, target) = render_embedding_row(task, &row, index)?;
-        batch.push(NewSample {
-            task_id: task.id.clone(),
-            model: model.clone(),
-            sample_index: index as i64,
-            dataset_row: row,
-            prompt,
-            target,
-        });
-        if batch.len() >= INSERT_BATCH {
-            store.insert_samples(&run.object.id, &batch).await?;
-            batch.clear();
-        }
+        let auxiliary = auxiliary_text_count(store, &run.owner, task).await?;
+        Ok(Self::Embedding {
+            task,
+            model: embedding_model_id(run.object.embedding_model.as_deref()),
+            max_texts: task
+                .embedding
+                .as_ref()
+                .map(|c| c.max_texts.max(0) as usize)
+                .unwrap_or(usize::MAX),
+            auxiliary,
+            per_row: texts_per_row(task),
+            texts: auxiliary,
+        })
     }
-    store.insert_samples(&run.object.id, &batch).await?;
-    Ok(())
+
+    /// Appends row `index`'s samples to `batch`.
+    fn plan_row(
+        &mut self,
+        row: Row,
+        index: usize,
+        batch: &mut Vec<NewSample>,
+    ) -> Result<(), PlanError> {
+        match self {
+            Self::Generated {
+                task,
+                renderer,
+                models,
+            } => {
+                let (prompt, target) = renderer.render(&row, index)?;
+                for model in models.iter() {
+                    batch.push(NewSample {
+                        task_id: task.id.clone(),
+                        model: model.clone(),
+                        sample_index: index as i64,
+                        dataset_row: row.clone(),
+                        prompt: prompt.clone(),
+                        target: target.clone(),
+                    });
+                }
+            }
+            Self::Embedding {
+                task,
+                model,
+                max_texts,
+                auxiliary,
+                per_row,
+                texts,
+            } => {
+                *texts += *per_row;
+                if *texts > *max_texts {
+                    return Err(PlanError::Dataset(format!(
+                        "task {} would embed more than its max_texts ({max_texts}) texts: \
+                         {auxiliary} from its auxiliary datasets plus {per_row} per eval row; \
+                         lower max_samples_per_task or the datasets' max_rows",
+                        task.id
+                    )));
+                }
+                let (prompt, target) = render_embedding_row(task, &row, index)?;
+                batch.push(NewSample {
+                    task_id: task.id.clone(),
+                    model: model.clone(),
+                    sample_index: index as i64,
+                    dataset_row: row,
+                    prompt,
+                    target,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Renders one task's prompts and targets, few-shot examples included.
