@@ -221,7 +221,17 @@ pub fn classification(
         f1: experiments.iter().map(|s| s.f1).sum::<f64>() / count,
         average_precision: (!aps.is_empty()).then(|| aps.iter().sum::<f64>() / aps.len() as f64),
     };
-    let per_sample_accuracy = correct
+    let per_sample_accuracy = share_of_experiments(correct, n_experiments);
+    ClassificationResult {
+        mean,
+        experiments,
+        per_sample_accuracy,
+    }
+}
+
+/// Per test row: the share of `n_experiments` experiments that got it right (0 without any).
+pub(crate) fn share_of_experiments(correct: Vec<usize>, n_experiments: usize) -> Vec<f64> {
+    correct
         .into_iter()
         .map(|c| {
             if n_experiments == 0 {
@@ -230,12 +240,7 @@ pub fn classification(
                 c as f64 / n_experiments as f64
             }
         })
-        .collect();
-    ClassificationResult {
-        mean,
-        experiments,
-        per_sample_accuracy,
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::classification::f1_from_counts;
+use super::classification::share_of_experiments;
 
 /// The number of neighbours the multilabel probe votes with (fewer when the training set
 /// is smaller).
@@ -310,16 +311,7 @@ pub fn multilabel_classification(
         lrap: mean_of(|s| s.lrap),
         hamming: mean_of(|s| s.hamming),
     };
-    let per_sample_accuracy = correct
-        .into_iter()
-        .map(|c| {
-            if n_experiments == 0 {
-                0.0
-            } else {
-                c as f64 / n_experiments as f64
-            }
-        })
-        .collect();
+    let per_sample_accuracy = share_of_experiments(correct, n_experiments);
     MultilabelResult {
         mean,
         experiments,
