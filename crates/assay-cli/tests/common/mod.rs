@@ -32,14 +32,39 @@ pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Serv
 /// Starts `assay serve` on a free port with `env` added to its environment (the registry is
 /// whatever `env` configures; empty, it defaults to the installed local models).
 pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, String)]) -> Server {
+    let mut defaults = vec![
+        ("ASSAY_SERVER_BIND", "127.0.0.1:0".to_string()),
+        ("ASSAY_BOOTSTRAP_KEY", KEY.to_string()),
+        ("ASSAY_EXECUTOR_NODE_ID", "test-node".to_string()),
+    ];
+    defaults.extend_from_slice(env);
+    let (child, line) = spawn("serve", data_dir, &defaults, "Assay listening on ").await;
+    Server {
+        child,
+        base: line.trim().to_string(),
+    }
+}
+
+/// Starts `assay worker` with `env` added to its environment and waits until it polls.
+pub async fn start_worker(data_dir: &std::path::Path, env: &[(&str, String)]) -> Child {
+    spawn("worker", data_dir, env, "Assay worker polling")
+        .await
+        .0
+}
+
+/// Runs `assay COMMAND --data-dir DATA_DIR` with `env` and waits (at most 120 s) for the
+/// stdout line starting with `ready`; returns the child and the rest of that line.
+async fn spawn(
+    subcommand: &str,
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+    ready: &str,
+) -> (Child, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_assay"));
     command
-        .arg("serve")
+        .arg(subcommand)
         .arg("--data-dir")
         .arg(data_dir)
-        .env("ASSAY_SERVER_BIND", "127.0.0.1:0")
-        .env("ASSAY_BOOTSTRAP_KEY", KEY)
-        .env("ASSAY_EXECUTOR_NODE_ID", "test-node")
         .env("ASSAY_LOG_LEVEL", "warn");
     for (key, value) in env {
         command.env(key, value);
@@ -52,49 +77,17 @@ pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, String)]) -> S
         .expect("assay starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(120), async {
+    let rest = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(url) = line.strip_prefix("Assay listening on ") {
-                return url.trim().to_string();
+            if let Some(rest) = line.strip_prefix(ready) {
+                return rest.to_string();
             }
         }
-        panic!("assay exited before listening");
+        panic!("assay {subcommand} exited before {ready:?}");
     })
     .await
-    .expect("assay listens within 120 s");
-    Server { child, base }
-}
-
-/// Starts `assay worker` with `env` added to its environment and waits until it polls.
-pub async fn start_worker(data_dir: &std::path::Path, env: &[(&str, String)]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_assay"));
-    command
-        .arg("worker")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("ASSAY_LOG_LEVEL", "warn");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("assay worker starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if line.starts_with("Assay worker polling") {
-                return;
-            }
-        }
-        panic!("assay worker exited before polling");
-    })
-    .await
-    .expect("assay worker polls within 120 s");
-    child
+    .unwrap_or_else(|_| panic!("assay {subcommand} printed {ready:?} within 120 s"));
+    (child, rest)
 }
 
 pub struct Api {
