@@ -30,6 +30,9 @@ pub struct Config {
     pub models: assay_models::ModelsConfig,
     #[serde(default)]
     pub executor: ExecutorSection,
+    /// Where user Python (graders, preprocessors) runs: the interpreter and its limits.
+    #[serde(default)]
+    pub sandbox: assay_sandbox::SandboxConfig,
 }
 
 /// Where runs execute.

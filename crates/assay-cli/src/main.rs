@@ -166,10 +166,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the store")?;
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
     let gateway = build_gateway(&config, &store)?;
+    let sandbox = assay_sandbox::Sandbox::new(config.sandbox.clone());
     let engine = match config.executor.kind {
-        config::ExecutorKind::Local => {
-            assay_engine::Engine::start(store.clone(), gateway, config.executor.to_engine())
-        }
+        config::ExecutorKind::Local => assay_engine::Engine::start(
+            store.clone(),
+            gateway,
+            sandbox,
+            config.executor.to_engine(),
+        ),
         config::ExecutorKind::Temporal => {
             let temporal = &config.executor.temporal;
             let identity = format!("assay-serve@{}", config.executor.to_engine().node_id);
@@ -177,7 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let dispatcher =
                 assay_temporal::TemporalDispatcher::start(client, temporal, store.clone());
             tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "runs execute on Temporal");
-            assay_engine::Engine::with_dispatcher(gateway, Arc::new(dispatcher))
+            assay_engine::Engine::with_dispatcher(gateway, sandbox, Arc::new(dispatcher))
         }
     };
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
@@ -221,7 +225,12 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     let gateway = build_gateway(&config, &store)?;
-    let stages = Arc::new(assay_engine::sample::Stages::new(store.clone(), gateway));
+    let sandbox = assay_sandbox::Sandbox::new(config.sandbox.clone());
+    let stages = Arc::new(assay_engine::sample::Stages::new(
+        store.clone(),
+        gateway,
+        sandbox,
+    ));
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();
     tokio::spawn(async move {

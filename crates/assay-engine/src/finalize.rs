@@ -75,7 +75,7 @@ pub async fn finalize(
     for (task_id, agg) in &by_task {
         let mut entry = Map::new();
         if let Some(task) = tasks.get(task_id) {
-            for (metric, aggregation, _) in declared_metrics(task) {
+            for (metric, aggregation, _) in reported_metrics(task, agg, &task_level) {
                 let values: Vec<f64> = task_level
                     .iter()
                     .filter(|((_, t), _)| t == task_id)
@@ -102,7 +102,9 @@ pub async fn finalize(
             let mut metrics = Map::new();
             if let Some(task) = tasks.get(task_id) {
                 let whole_task = task_level.get(&(model.clone(), task_id.clone()));
-                for (metric, aggregation, higher_is_better) in declared_metrics(task) {
+                for (metric, aggregation, higher_is_better) in
+                    reported_metrics(task, agg, &task_level)
+                {
                     if let Some(value) = whole_task.and_then(|m| m.get(&metric)) {
                         metrics.insert(
                             metric,
@@ -162,6 +164,28 @@ pub async fn finalize(
         )
         .await?;
     Ok(completed)
+}
+
+/// The task's metrics ([`declared_metrics`]); a Python grader without declared metrics also
+/// reports every metric it returned (per sample, or over the task).
+fn reported_metrics(
+    task: &Task,
+    agg: &Aggregate,
+    task_level: &BTreeMap<(String, String), Map<String, Value>>,
+) -> Vec<(String, Aggregation, bool)> {
+    let mut metrics = declared_metrics(task);
+    if task.grader.is_some() && task.metrics.is_empty() {
+        let whole_task = task_level
+            .iter()
+            .filter(|((_, t), _)| t == &task.id)
+            .flat_map(|(_, m)| m.keys());
+        for id in agg.metrics.keys().chain(whole_task) {
+            if !metrics.iter().any(|(m, _, _)| m == id) {
+                metrics.push((id.clone(), Aggregation::Mean, true));
+            }
+        }
+    }
+    metrics
 }
 
 /// (id, aggregation, higher_is_better) of each metric the task reports.

@@ -20,6 +20,7 @@ pub mod graded;
 pub mod local;
 pub mod overview;
 pub mod plan;
+pub mod python;
 pub mod sample;
 
 use assay_store::StoreError;
@@ -36,6 +37,9 @@ pub enum PlanError {
     Unsupported(String),
     #[error("{0}")]
     Manifest(String),
+    /// A task's Python preprocessor failed.
+    #[error("{0}")]
+    Preprocess(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -48,6 +52,7 @@ impl PlanError {
             PlanError::Template(_) => "template_error",
             PlanError::Unsupported(_) => "unsupported",
             PlanError::Manifest(_) => "manifest_error",
+            PlanError::Preprocess(_) => "preprocessor_error",
             PlanError::Store(_) => "storage_error",
         };
         json!({"type": kind, "message": self.to_string()})
@@ -97,24 +102,40 @@ impl Dispatcher for LocalExecutor {
 #[derive(Clone)]
 pub struct Engine {
     gateway: Gateway,
+    sandbox: assay_sandbox::Sandbox,
     dispatcher: Arc<dyn Dispatcher>,
 }
 
 impl Engine {
     /// Starts the local executor over `store`, calling models through `gateway`.
-    pub fn start(store: Store, gateway: Gateway, config: ExecutorConfig) -> Self {
-        let stages = Arc::new(Stages::new(store.clone(), gateway.clone()));
+    pub fn start(
+        store: Store,
+        gateway: Gateway,
+        sandbox: assay_sandbox::Sandbox,
+        config: ExecutorConfig,
+    ) -> Self {
+        let stages = Arc::new(Stages::new(store.clone(), gateway.clone(), sandbox.clone()));
         let executor = LocalExecutor::start(store, stages, config);
-        Self::with_dispatcher(gateway, Arc::new(executor))
+        Self::with_dispatcher(gateway, sandbox, Arc::new(executor))
     }
 
     /// An engine whose runs execute through `dispatcher` (model names are still checked
-    /// against `gateway`).
-    pub fn with_dispatcher(gateway: Gateway, dispatcher: Arc<dyn Dispatcher>) -> Self {
+    /// against `gateway`, Python code against `sandbox`).
+    pub fn with_dispatcher(
+        gateway: Gateway,
+        sandbox: assay_sandbox::Sandbox,
+        dispatcher: Arc<dyn Dispatcher>,
+    ) -> Self {
         Self {
             gateway,
+            sandbox,
             dispatcher,
         }
+    }
+
+    /// Where user Python runs (for validating it when a suite is created).
+    pub fn sandbox(&self) -> &assay_sandbox::Sandbox {
+        &self.sandbox
     }
 
     /// `run_id` was created or re-queued.

@@ -2,9 +2,13 @@
 //! before any model call. Rows are streamed and samples inserted in batches, so memory stays
 //! flat however large the dataset; only few-shot pools are held (up to [`FEWSHOT_POOL_MAX`]).
 
+use std::collections::VecDeque;
+
 use assay_domain::manifest::{FewshotStrategy, Manifest, Task, TaskType};
 use assay_domain::template;
+use assay_sandbox::Sandbox;
 use assay_store::{NewSample, RunRecord, Store};
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use rand::seq::index::sample as sample_indices;
 use rand::SeedableRng;
@@ -14,6 +18,7 @@ use crate::dataset::{open_rows, Row};
 use crate::embedding_task::{
     auxiliary_text_count, embedding_model_id, render_row as render_embedding_row, texts_per_row,
 };
+use crate::python::Preprocessor;
 use crate::PlanError;
 
 /// Most rows a few-shot pool may hold in memory.
@@ -38,8 +43,14 @@ pub fn selected_tasks<'m>(manifest: &'m Manifest, task_ids: Option<&[String]>) -
 }
 
 /// Persists every sample of the run and returns how many there are. Safe to repeat: samples
-/// that already exist are kept.
-pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result<i64, PlanError> {
+/// that already exist are kept. Tasks with a Python preprocessor have their rows (few-shot
+/// pools included) rewritten in `sandbox` before rendering.
+pub async fn plan(
+    store: &Store,
+    sandbox: &Sandbox,
+    run: &RunRecord,
+    manifest: &Manifest,
+) -> Result<i64, PlanError> {
     let tasks = selected_tasks(manifest, run.object.task_ids.as_deref());
     let cap = run
         .settings
@@ -47,18 +58,22 @@ pub async fn plan(store: &Store, run: &RunRecord, manifest: &Manifest) -> Result
         .map(|n| n as usize)
         .unwrap_or(usize::MAX);
     for task in tasks {
-        let mut rows_to_samples = RowPlanner::new(store, run, task).await?;
-        let mut rows = open_rows(
+        let mut preprocessor = match &task.preprocess {
+            Some(pre) => Some(Preprocessor::start(sandbox, store, &run.owner, task, pre).await?),
+            None => None,
+        };
+        let mut rows_to_samples = RowPlanner::new(store, run, task, preprocessor.as_mut()).await?;
+        let source = open_rows(
             store,
             &run.owner,
             &task.dataset,
             &format!("task {}", task.id),
         )
-        .await?
-        .take(cap)
-        .enumerate();
+        .await?;
+        let mut rows = TaskRows::new(source, preprocessor.as_mut());
         let mut batch = Vec::with_capacity(INSERT_BATCH);
-        while let Some((index, row)) = rows.next().await {
+        for index in 0..cap {
+            let Some(row) = rows.next().await else { break };
             rows_to_samples.plan_row(row?, index, &mut batch)?;
             if batch.len() >= INSERT_BATCH {
                 store.insert_samples(&run.object.id, &batch).await?;
@@ -89,11 +104,16 @@ enum RowPlanner<'t> {
 }
 
 impl<'t> RowPlanner<'t> {
-    async fn new(store: &Store, run: &'t RunRecord, task: &'t Task) -> Result<Self, PlanError> {
+    async fn new(
+        store: &Store,
+        run: &'t RunRecord,
+        task: &'t Task,
+        preprocessor: Option<&mut Preprocessor>,
+    ) -> Result<Self, PlanError> {
         if task.task_type != TaskType::Embedding {
             return Ok(Self::Generated {
                 task,
-                renderer: Renderer::new(store, run, task).await?,
+                renderer: Renderer::new(store, run, task, preprocessor).await?,
                 models: &run.object.models,
             });
         }
@@ -169,6 +189,65 @@ impl<'t> RowPlanner<'t> {
     }
 }
 
+/// A task's rows as its preprocessor (if any) rewrites them: `row` preprocessors get the rows
+/// in chunks as they stream, `batch` ones all of them at once.
+struct TaskRows<'p> {
+    rows: BoxStream<'static, Result<Row, PlanError>>,
+    preprocessor: Option<&'p mut Preprocessor>,
+    ready: VecDeque<Row>,
+    exhausted: bool,
+}
+
+impl<'p> TaskRows<'p> {
+    fn new(
+        rows: BoxStream<'static, Result<Row, PlanError>>,
+        preprocessor: Option<&'p mut Preprocessor>,
+    ) -> Self {
+        Self {
+            rows,
+            preprocessor,
+            ready: VecDeque::new(),
+            exhausted: false,
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<Row, PlanError>> {
+        loop {
+            if let Some(row) = self.ready.pop_front() {
+                return Some(Ok(row));
+            }
+            if self.exhausted {
+                return None;
+            }
+            let Some(pre) = self.preprocessor.as_deref_mut() else {
+                return self.rows.next().await;
+            };
+            let want = if pre.wants_all_rows() {
+                usize::MAX
+            } else {
+                pre.chunk_rows()
+            };
+            let mut chunk = Vec::new();
+            while chunk.len() < want {
+                match self.rows.next().await {
+                    Some(Ok(row)) => chunk.push(row),
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => {
+                        self.exhausted = true;
+                        break;
+                    }
+                }
+            }
+            if !chunk.is_empty() || pre.wants_all_rows() {
+                match pre.apply(chunk).await {
+                    Ok(rows) => self.ready.extend(rows),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+    }
+}
+
 /// Renders one task's prompts and targets, few-shot examples included.
 struct Renderer<'t> {
     task: &'t Task,
@@ -187,7 +266,12 @@ struct Fewshot {
 }
 
 impl<'t> Renderer<'t> {
-    async fn new(store: &Store, run: &RunRecord, task: &'t Task) -> Result<Self, PlanError> {
+    async fn new(
+        store: &Store,
+        run: &RunRecord,
+        task: &'t Task,
+        preprocessor: Option<&mut Preprocessor>,
+    ) -> Result<Self, PlanError> {
         let count = task.fewshot_count().max(0) as usize;
         if count == 0 {
             return Ok(Self {
@@ -206,7 +290,8 @@ impl<'t> Renderer<'t> {
             None => (task.dataset.clone(), true),
         };
         let what = format!("task {} few-shot dataset", task.id);
-        let mut rows = open_rows(store, &run.owner, &dataset, &what).await?;
+        let source = open_rows(store, &run.owner, &dataset, &what).await?;
+        let mut rows = TaskRows::new(source, preprocessor);
         let prompt_t = config
             .prompt_template
             .clone()

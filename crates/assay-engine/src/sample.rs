@@ -27,7 +27,14 @@ use crate::graded::{
     resolve_grader, GradeError, Grader, Grading, JUDGE_METRICS, SIMILARITY_METRICS,
 };
 use crate::plan::{plan, selected_tasks};
+use crate::python::{
+    batch_result, grader_ctx, item_dict, sample_dict, scores_from, Entry, GraderRegistry,
+    ModelBridge, TaskGrader,
+};
 use crate::PlanError;
+use assay_domain::manifest::GraderExecution;
+use assay_domain::Principal;
+use assay_sandbox::Sandbox;
 
 /// Samples read from the store per page.
 const PAGE: i64 = 256;
@@ -37,6 +44,10 @@ pub struct Stages {
     pub store: Store,
     pub writer: SampleWriter,
     pub gateway: Gateway,
+    /// Where user Python (graders, preprocessors) runs.
+    pub sandbox: Sandbox,
+    /// The Python graders of the runs in progress, with their interpreters.
+    pub graders: GraderRegistry,
 }
 
 /// A run ready for its sample stage: its record and manifest.
@@ -46,12 +57,15 @@ pub struct PreparedRun {
 }
 
 impl Stages {
-    /// The stages over `store`, calling models through `gateway`.
-    pub fn new(store: Store, gateway: Gateway) -> Self {
+    /// The stages over `store`, calling models through `gateway` and running user Python in
+    /// `sandbox`.
+    pub fn new(store: Store, gateway: Gateway, sandbox: Sandbox) -> Self {
         Self {
             writer: store.sample_writer(),
             store,
             gateway,
+            sandbox,
+            graders: GraderRegistry::default(),
         }
     }
 
@@ -75,7 +89,8 @@ impl Stages {
             let settings = &prepared.run.settings;
             let inflight =
                 (settings.generation_concurrency + settings.grader_concurrency).max(1) as usize;
-            self.run_samples(run_id, context, inflight).await?;
+            self.run_samples(run_id, context.clone(), inflight).await?;
+            self.grade_batches(&prepared, &context).await?;
         }
         self.conclude(&prepared, stop.is_cancelled()).await
     }
@@ -106,7 +121,7 @@ impl Stages {
             }
         };
         if !run.planned {
-            match plan(&self.store, &run, &manifest).await {
+            match plan(&self.store, &self.sandbox, &run, &manifest).await {
                 Ok(total) => self.store.mark_planned(run_id, total).await?,
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
@@ -150,9 +165,19 @@ impl Stages {
             .collect();
         let gradings = tasks
             .iter()
+            .filter(|(_, t)| t.grader.is_none())
             .filter_map(|(id, t)| Some((id.clone(), Grading::for_task(t)?)))
             .collect();
+        let python = self.graders.for_run(
+            &run.object.id,
+            &tasks,
+            run.settings.grader_concurrency.max(1) as usize,
+        );
         Arc::new(SampleContext {
+            store: self.store.clone(),
+            sandbox: self.sandbox.clone(),
+            owner: run.owner.clone(),
+            python,
             writer: self.writer.clone(),
             gateway: self.gateway.clone(),
             judge_model: resolve_grader(
@@ -204,6 +229,7 @@ impl Stages {
     /// is left to be resumed unless a cancel was requested.
     pub async fn conclude(&self, prepared: &PreparedRun, stopped: bool) -> Result<(), PlanError> {
         let run_id = prepared.run.object.id.as_str();
+        self.graders.forget(run_id);
         if prepared.run.object.status != RunStatus::Finalizing
             && (stopped || !self.store.mark_finalizing(run_id).await?)
         {
@@ -285,6 +311,12 @@ fn flatten(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resu
 pub struct SampleContext {
     pub writer: SampleWriter,
     pub gateway: Gateway,
+    pub store: Store,
+    pub sandbox: Sandbox,
+    /// Who the run belongs to (grader files are read as them).
+    pub owner: Principal,
+    /// Python graders, by task id.
+    pub python: crate::python::RunGraders,
     pub tasks: HashMap<String, Task>,
     /// Model-graded tasks' settings, by task id.
     pub gradings: HashMap<String, Result<Grading, String>>,
@@ -316,6 +348,10 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         // Scored a whole task at a time by the embedding stage.
         return Ok(());
     }
+    let python = ctx.python.get(&sample.task_id);
+    // Graded all together by the batch stage once every sample is generated.
+    let aggregate =
+        python.is_some_and(|g| g.config.effective_execution() == GraderExecution::Aggregate);
     let output = match sample.status {
         SampleStatus::Queued | SampleStatus::Generating | SampleStatus::Running => {
             let Ok(_permit) = ctx.generation_permits.acquire().await else {
@@ -382,6 +418,9 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         }
         SampleStatus::Completed | SampleStatus::Failed => return Ok(()),
     };
+    if aggregate {
+        return Ok(());
+    }
     let Ok(_permit) = ctx.grader_permits.acquire().await else {
         return Ok(());
     };
@@ -392,7 +431,29 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         .await?;
     let (extracted_output, mut scores) = score(task, &output, sample.target.as_deref());
     let mut judge = None;
-    if let Some(grading) = ctx.gradings.get(&sample.task_id) {
+    if let Some(grader) = python {
+        let outcome = tokio::select! {
+            outcome = grade_with_python(ctx, task, grader, &sample, &output, extracted_output.as_deref(), &scores) => outcome,
+            // Left in `scoring`: it is graded again when the run resumes.
+            _ = ctx.stop.cancelled() => return Ok(()),
+        };
+        match outcome {
+            Ok((graded, record)) => {
+                scores.extend(graded);
+                judge = record;
+            }
+            Err(error) => {
+                return ctx
+                    .writer
+                    .send(SampleUpdate::Failed {
+                        id: sample.id,
+                        error,
+                        attempts: None,
+                    })
+                    .await;
+            }
+        }
+    } else if let Some(grading) = ctx.gradings.get(&sample.task_id) {
         let outcome = match grading {
             Ok(grading) => {
                 let grader = Grader {
@@ -438,6 +499,202 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
             judge,
         })
         .await
+}
+
+/// Runs a task's per-sample Python grader on one sample: its scores and the `judge` record of
+/// its model calls, or the sample's error.
+async fn grade_with_python(
+    ctx: &SampleContext,
+    task: &Task,
+    grader: &TaskGrader,
+    sample: &assay_domain::api::SampleObject,
+    output: &str,
+    extracted: Option<&str>,
+    builtin: &Map<String, Value>,
+) -> Result<(Map<String, Value>, Option<Value>), Value> {
+    let pool = grader.pool(&ctx.sandbox, &ctx.store, &ctx.owner).await?;
+    let mut interpreter = pool.acquire().await.map_err(|f| f.to_json("grader"))?;
+    let mut bridge = model_bridge(ctx, &grader.config);
+    let result = interpreter
+        .call(
+            Entry::Grade.name(),
+            vec![
+                sample_dict(sample, output, extracted, builtin),
+                item_dict(sample),
+            ],
+            Some(grader_ctx(task, &sample.model, &grader.config)),
+            grader.timeout(),
+            &mut bridge,
+        )
+        .await
+        .map_err(|f| f.to_json("grader"))?;
+    let scores = scores_from(&result, &grader.config.metric_id)
+        .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))?;
+    Ok((scores, bridge.record()))
+}
+
+fn model_bridge<'a>(
+    ctx: &'a SampleContext,
+    grader: &assay_domain::manifest::PythonGrader,
+) -> ModelBridge<'a> {
+    ModelBridge {
+        gateway: &ctx.gateway,
+        access: grader.effective_model_access(),
+        judge_model: ctx.judge_model.as_ref().map_err(String::as_str),
+        embedding_model: ctx.embedding_model.as_ref().map_err(String::as_str),
+        generation: &ctx.generation,
+        stop: &ctx.stop,
+        max_calls: grader.max_model_calls.clamp(0, 500) as usize,
+        calls: Vec::new(),
+    }
+}
+
+impl Stages {
+    /// Runs the `aggregate` Python graders: once per (task, model) over every generated sample,
+    /// after the sample stage. Per-sample results complete the samples; task-level metrics are
+    /// stored for finalization. A grader failure fails that batch's unfinished samples.
+    pub async fn grade_batches(
+        &self,
+        prepared: &PreparedRun,
+        context: &SampleContext,
+    ) -> Result<(), PlanError> {
+        let run = &prepared.run;
+        let run_id = run.object.id.as_str();
+        for task in selected_tasks(&prepared.manifest, run.object.task_ids.as_deref()) {
+            let Some(grader) = context.python.get(&task.id) else {
+                continue;
+            };
+            if grader.config.effective_execution() != GraderExecution::Aggregate {
+                continue;
+            }
+            for model in &run.object.models {
+                if context.stop.is_cancelled() {
+                    return Ok(());
+                }
+                let samples = self.store.task_samples(run_id, &task.id, model).await?;
+                let generated: Vec<_> = samples
+                    .into_iter()
+                    .map(|s| s.object)
+                    .filter(|s| s.status != SampleStatus::Failed && s.output_text.is_some())
+                    .collect();
+                let waiting = generated
+                    .iter()
+                    .filter(|s| s.status != SampleStatus::Completed)
+                    .count();
+                if waiting == 0 {
+                    continue;
+                }
+                self.grade_batch(context, run_id, task, grader, generated)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn grade_batch(
+        &self,
+        ctx: &SampleContext,
+        run_id: &str,
+        task: &Task,
+        grader: &TaskGrader,
+        samples: Vec<assay_domain::api::SampleObject>,
+    ) -> Result<(), PlanError> {
+        let Some(model) = samples.first().map(|s| s.model.clone()) else {
+            return Ok(());
+        };
+        let _permit = ctx.grader_permits.acquire().await;
+        let mut builtin = Vec::with_capacity(samples.len());
+        let mut dicts = Vec::with_capacity(samples.len());
+        for s in &samples {
+            let output = s.output_text.clone().unwrap_or_default();
+            let (extracted, scores) = score(task, &output, s.target.as_deref());
+            let mut dict = sample_dict(s, &output, extracted.as_deref(), &scores);
+            dict["item"] = item_dict(s);
+            dicts.push(dict);
+            builtin.push((extracted, scores));
+        }
+        for s in samples
+            .iter()
+            .filter(|s| s.status != SampleStatus::Completed)
+        {
+            self.writer
+                .send(SampleUpdate::Scoring { id: s.id.clone() })
+                .await?;
+        }
+        let outcome = async {
+            let pool = grader.pool(&self.sandbox, &self.store, &ctx.owner).await?;
+            let mut interpreter = pool.acquire().await.map_err(|f| f.to_json("grader"))?;
+            let mut bridge = model_bridge(ctx, &grader.config);
+            let value = tokio::select! {
+                value = interpreter.call(
+                    Entry::GradeBatch.name(),
+                    vec![Value::Array(dicts)],
+                    Some(grader_ctx(task, &model, &grader.config)),
+                    grader.timeout(),
+                    &mut bridge,
+                ) => value.map_err(|f| f.to_json("grader"))?,
+                _ = ctx.stop.cancelled() => return Ok(None),
+            };
+            batch_result(&value, samples.len(), &grader.config.metric_id)
+                .map(Some)
+                .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))
+        }
+        .await;
+        let result = match outcome {
+            Ok(Some(result)) => result,
+            // Stopped: the samples stay in `scoring` and are graded again on resume.
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                for s in samples
+                    .iter()
+                    .filter(|s| s.status != SampleStatus::Completed)
+                {
+                    self.writer
+                        .send(SampleUpdate::Failed {
+                            id: s.id.clone(),
+                            error: error.clone(),
+                            attempts: None,
+                        })
+                        .await?;
+                }
+                return Ok(());
+            }
+        };
+        if !result.metrics.is_empty() {
+            self.store
+                .put_task_metrics(run_id, &task.id, &model, &Value::Object(result.metrics))
+                .await?;
+        }
+        for (i, (s, (extracted, mut scores))) in samples.iter().zip(builtin).enumerate() {
+            if s.status == SampleStatus::Completed {
+                continue;
+            }
+            let update = match result.samples.get(i) {
+                Some(Err(message)) => SampleUpdate::Failed {
+                    id: s.id.clone(),
+                    error: json!({"type": "grader_invalid_result", "message": message}),
+                    attempts: None,
+                },
+                Some(Ok(extra)) => {
+                    scores.extend(extra.clone());
+                    SampleUpdate::Completed {
+                        id: s.id.clone(),
+                        extracted_output: extracted,
+                        scores,
+                        judge: None,
+                    }
+                }
+                None => SampleUpdate::Completed {
+                    id: s.id.clone(),
+                    extracted_output: extracted,
+                    scores,
+                    judge: None,
+                },
+            };
+            self.writer.send(update).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Extracts the answer and computes the task's built-in metrics.

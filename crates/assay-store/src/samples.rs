@@ -213,6 +213,25 @@ impl Store {
         rows.iter().map(read_sample).collect()
     }
 
+    /// Every sample of one task and model of a run, by sample index.
+    pub async fn task_samples(
+        &self,
+        run_id: &str,
+        task_id: &str,
+        model: &str,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = $1 \
+             AND samples.task_id = $2 AND samples.model = $3 ORDER BY samples.sample_index"
+        ))
+        .bind(run_id)
+        .bind(task_id)
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_sample).collect()
+    }
+
     /// One sample of a run by id.
     pub async fn sample_by_id(
         &self,

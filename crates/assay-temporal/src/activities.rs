@@ -155,6 +155,25 @@ impl RunActivities {
         .map_err(plan_error)
     }
 
+    /// Runs the run's aggregate Python graders over their generated samples.
+    #[activity]
+    pub async fn grade_batches(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        run_id: String,
+    ) -> Result<(), ActivityError> {
+        let prepared = self.prepared(&run_id).await?;
+        let stages = self.stages.clone();
+        heartbeating(&ctx, move |token| {
+            Box::pin(async move {
+                let context = stages.sample_context(&prepared, &token);
+                stages.grade_batches(&prepared, &context).await
+            })
+        })
+        .await
+        .map_err(plan_error)
+    }
+
     /// Up to `limit` unfinished samples after `after_seq`, in order.
     #[activity]
     pub async fn next_samples(

@@ -6,7 +6,8 @@
 //!   loses nothing) and cancels it on request.
 //! - [`RunWorkflow`] calls the engine's stages as activities ([`RunActivities`]): `prepare`
 //!   (plan), `embed_tasks`, `next_samples` / `run_sample` for every unfinished sample with at
-//!   most `generation_concurrency` in flight, and `conclude` (finalize, or record the cancel).
+//!   most `generation_concurrency` in flight, `grade_batches` (aggregate Python graders) and
+//!   `conclude` (finalize, or record the cancel).
 //!   After scheduling `max_workflow_sample_activities` sample activities it continues as new
 //!   with its cursor, so its history stays bounded however many samples the run has.
 //! - Activities are idempotent: a sample that is already finished is left alone, and a sample

@@ -171,6 +171,14 @@ impl RunWorkflow {
             progress.continuations += 1;
             ctx.continue_as_new(progress, ContinueAsNewOptions::default())?;
         }
+        match ctx
+            .execute_activity(RunActivities::grade_batches, run_id.clone(), long())
+            .await
+        {
+            Ok(()) => {}
+            Err(ActivityExecutionError::Cancelled(_)) => return conclude(ctx, &run_id, true).await,
+            Err(e) => return Err(e.into()),
+        }
         conclude(ctx, &run_id, false).await
     }
 }

@@ -49,8 +49,6 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
             TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
             _ => None,
         }
-        .or_else(|| task.grader.as_ref().map(|_| "Python graders"))
-        .or_else(|| task.preprocess.as_ref().map(|_| "Python preprocessors"))
         .or_else(|| {
             let mut datasets = vec![&task.dataset];
             if let Some(d) = task.fewshot.as_ref().and_then(|f| f.dataset.as_ref()) {

@@ -7,6 +7,7 @@ use assay_domain::api::{
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
+use assay_engine::python::{check_code, load_code, CodeError, Entry};
 use assay_store::{NewSuite, NewVersion, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -74,11 +75,60 @@ async fn prepare_version(
             file_ids.push(file_ref.file_id);
         }
     }
+    check_python(state, caller, &parsed).await?;
     Ok(NewVersion {
         manifest,
         dataset_file_ids: file_ids,
         metadata,
     })
+}
+
+/// Every grader and preprocessor must parse and define its function with a usable
+/// signature; the code is checked in the sandbox without running it.
+async fn check_python(
+    state: &AppState,
+    caller: &Principal,
+    manifest: &Manifest,
+) -> Result<(), ApiError> {
+    for (i, task) in manifest.tasks.iter().enumerate() {
+        let grader = task.grader.as_ref().map(|g| {
+            (
+                "grader",
+                g.source.as_deref(),
+                g.file_id.as_deref(),
+                Entry::of_grader(g),
+            )
+        });
+        let pre = task.preprocess.as_ref().map(|p| {
+            (
+                "preprocess",
+                p.source.as_deref(),
+                p.file_id.as_deref(),
+                Entry::of_preprocessor(p),
+            )
+        });
+        for (field, source, file_id, entry) in grader.into_iter().chain(pre) {
+            let path = format!(
+                "manifest.tasks[{i}].{field}.{}",
+                if source.is_some() {
+                    "source"
+                } else {
+                    "file_id"
+                }
+            );
+            let default_name = format!("{field}.py");
+            let code = load_code(&state.store, caller, source, file_id, &default_name)
+                .await
+                .map_err(|e| match e {
+                    CodeError::User(message) => ApiError::invalid(&path, message),
+                    CodeError::Store(e) => e.into(),
+                })?;
+            check_code(state.engine.sandbox(), &code, entry)
+                .await
+                .map_err(|message| ApiError::invalid(&path, message))?;
+        }
+    }
+    Ok(())
 }
 
 /// Without a Python grader, a task's declared metrics must be ones Assay computes itself.

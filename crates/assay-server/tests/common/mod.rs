@@ -59,6 +59,7 @@ impl TestServer {
         let engine = assay_engine::Engine::start(
             store.clone(),
             gateway,
+            assay_sandbox::Sandbox::new(Default::default()),
             assay_engine::ExecutorConfig {
                 node_id: "test".into(),
                 ..Default::default()
@@ -149,6 +150,11 @@ impl TestServer {
             }
             after = page["last_id"].as_str().expect("last_id").to_string();
         }
+    }
+
+    /// The server's data directory (database, blobs).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

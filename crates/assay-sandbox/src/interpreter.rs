@@ -1,0 +1,469 @@
+//! One sandboxed interpreter process and the host side of its protocol.
+
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use crate::UidLease;
+
+/// A top-level function found by [`crate::Sandbox::check`]: how many positional arguments it
+/// takes (`most` is `None` with `*args`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionShape {
+    pub least: u32,
+    pub most: Option<u32>,
+    pub is_async: bool,
+}
+
+impl FunctionShape {
+    /// Whether the function can be called with `n` positional arguments.
+    pub fn accepts(&self, n: u32) -> bool {
+        self.least <= n && self.most.is_none_or(|most| n <= most)
+    }
+}
+
+/// Why a call into the sandbox did not return a value.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Fault {
+    /// User code raised (or returned something unusable); the interpreter is still usable.
+    #[error("{kind}: {message}")]
+    Raised {
+        kind: String,
+        message: String,
+        traceback: Option<String>,
+        /// Source line of a syntax error.
+        line: Option<u64>,
+    },
+    /// The call ran past its wall-clock limit; the interpreter was killed.
+    #[error("did not finish within {seconds} s (the interpreter was stopped)")]
+    TimedOut { seconds: u64 },
+    /// The interpreter process ended during the call.
+    #[error("the interpreter {reason}")]
+    Died { reason: String, log: String },
+    /// The interpreter sent something that is not the protocol; it was killed.
+    #[error("the interpreter broke the sandbox protocol: {0}")]
+    Protocol(String),
+    /// No interpreter could be started.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl Fault {
+    /// Whether the interpreter is gone (it must be replaced).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Fault::Raised { .. })
+    }
+
+    /// The error object stored on a sample (or run) that this fault failed; `what` names the
+    /// code (`grader`, `preprocessor`).
+    pub fn to_json(&self, what: &str) -> Value {
+        match self {
+            Fault::Raised {
+                kind,
+                message,
+                traceback,
+                ..
+            } if kind == "InvalidReturn" => json!({
+                "type": format!("{what}_invalid_result"),
+                "message": format!("the {what} returned an unusable value: {message}"),
+                "traceback": traceback,
+            }),
+            Fault::Raised {
+                kind,
+                message,
+                traceback,
+                ..
+            } => json!({
+                "type": format!("{what}_error"),
+                "message": format!("the {what} raised {kind}: {message}"),
+                "exception": kind,
+                "traceback": traceback,
+            }),
+            Fault::TimedOut { seconds } => json!({
+                "type": format!("{what}_timeout"),
+                "message": format!("the {what} did not finish within {seconds} s (timeout_seconds)"),
+            }),
+            Fault::Died { reason, log } => json!({
+                "type": format!("{what}_crashed"),
+                "message": format!("the {what}'s interpreter {reason}"),
+                "output": log,
+            }),
+            Fault::Protocol(message) => json!({
+                "type": "sandbox_protocol_error",
+                "message": format!("the {what}'s interpreter broke the sandbox protocol: {message}"),
+            }),
+            Fault::Unavailable(message) => json!({
+                "type": "sandbox_unavailable",
+                "message": message,
+            }),
+        }
+    }
+}
+
+/// Answers the model calls user code makes through `ctx` while a call runs.
+pub trait Bridge: Send {
+    /// Performs one `kind` call (`responses` or `embeddings`) with `params`; the error is a
+    /// JSON object with `type` and `message`, raised in user code as `ModelCallError`.
+    fn call(&mut self, kind: String, params: Value) -> BoxFuture<'_, Result<Value, Value>>;
+}
+
+/// A bridge that refuses every call.
+pub struct NoBridge;
+
+impl Bridge for NoBridge {
+    fn call(&mut self, _kind: String, _params: Value) -> BoxFuture<'_, Result<Value, Value>> {
+        Box::pin(async {
+            Err(json!({
+                "type": "model_access_denied",
+                "message": "this code has no model access (model_access: none)"
+            }))
+        })
+    }
+}
+
+/// The last bytes an interpreter printed.
+#[derive(Default)]
+struct LogTail {
+    bytes: Vec<u8>,
+    total: u64,
+}
+
+/// One sandboxed Python interpreter with a module loaded.
+pub struct Interpreter {
+    child: Option<Child>,
+    input: ChildStdin,
+    output: ChildStdout,
+    log: Arc<Mutex<LogTail>>,
+    max_message: usize,
+    cpu_budget: u64,
+    cpu_used: f64,
+    dead: bool,
+    lease: Option<UidLease>,
+}
+
+impl Interpreter {
+    pub(crate) fn new(
+        mut child: Child,
+        lease: Option<UidLease>,
+        max_message: usize,
+        log_bytes: usize,
+        cpu_budget: u64,
+    ) -> Result<Self, Fault> {
+        let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let (Some(stdin), Some(stdout), Some(stderr)) = pipes else {
+            return Err(Fault::Unavailable("the interpreter has no pipes".into()));
+        };
+        let convert = |e: std::io::Error| Fault::Unavailable(format!("interpreter pipes: {e}"));
+        let input = ChildStdin::from_std(stdin).map_err(convert)?;
+        let output = ChildStdout::from_std(stdout).map_err(convert)?;
+        let errors = ChildStderr::from_std(stderr).map_err(convert)?;
+        let log = Arc::new(Mutex::new(LogTail::default()));
+        tokio::spawn(drain(errors, log.clone(), log_bytes));
+        Ok(Self {
+            child: Some(child),
+            input,
+            output,
+            log,
+            max_message,
+            cpu_budget,
+            cpu_used: 0.0,
+            dead: false,
+            lease,
+        })
+    }
+
+    /// Whether the interpreter can take more calls: alive, and with CPU budget left.
+    pub fn is_usable(&self) -> bool {
+        !self.dead && self.cpu_used < self.cpu_budget as f64 / 2.0
+    }
+
+    /// Calls the loaded module's `function` with `args`, within `timeout` (wall clock and CPU).
+    /// With `ctx` set, a `Context` built from it is passed as one more argument when the
+    /// function takes it; its model calls go to `bridge`.
+    pub async fn call(
+        &mut self,
+        function: &str,
+        args: Vec<Value>,
+        ctx: Option<Value>,
+        timeout: Duration,
+        bridge: &mut dyn Bridge,
+    ) -> Result<Value, Fault> {
+        let mut request = json!({"op": "call", "function": function, "args": args, "cpu_seconds": timeout.as_secs().max(1)});
+        if let Some(ctx) = ctx {
+            request["ctx"] = ctx;
+        }
+        self.request(request, timeout, bridge).await
+    }
+
+    /// Calls the one-argument `function` once per item, in one exchange; fails on the first
+    /// item that raises (its `index` is in the traceback's fault message).
+    pub async fn map(
+        &mut self,
+        function: &str,
+        items: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, Fault> {
+        let request = json!({"op": "map", "function": function, "items": items, "cpu_seconds": timeout.as_secs().max(1)});
+        match self.request(request, timeout, &mut NoBridge).await? {
+            Value::Array(values) => Ok(values),
+            other => Err(Fault::Protocol(format!(
+                "map returned {} instead of a list",
+                kind_of(&other)
+            ))),
+        }
+    }
+
+    /// Sends one request and serves the interpreter's model calls until its reply.
+    pub(crate) async fn request(
+        &mut self,
+        request: Value,
+        timeout: Duration,
+        bridge: &mut dyn Bridge,
+    ) -> Result<Value, Fault> {
+        if self.dead {
+            return Err(Fault::Died {
+                reason: "had already stopped".into(),
+                log: String::new(),
+            });
+        }
+        let result = tokio::time::timeout(timeout, self.exchange(request, bridge)).await;
+        let outcome = match result {
+            Ok(Ok(reply)) => self.read_reply(reply),
+            Ok(Err(Exchange::Closed)) => Err(self.death().await),
+            Ok(Err(Exchange::Invalid(why))) => Err(Fault::Protocol(why)),
+            Err(_) => Err(Fault::TimedOut {
+                seconds: timeout.as_secs(),
+            }),
+        };
+        if let Err(fault) = &outcome {
+            if fault.is_fatal() {
+                self.kill();
+            }
+        }
+        outcome
+    }
+
+    async fn exchange(
+        &mut self,
+        request: Value,
+        bridge: &mut dyn Bridge,
+    ) -> Result<Value, Exchange> {
+        self.send(&request).await?;
+        loop {
+            let message = self.receive().await?;
+            if message.get("op").and_then(Value::as_str) != Some("model") {
+                return Ok(message);
+            }
+            let kind = message
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let params = message.get("params").cloned().unwrap_or(Value::Null);
+            let reply = match bridge.call(kind, params).await {
+                Ok(value) => json!({"ok": value}),
+                Err(error) => json!({"error": error}),
+            };
+            self.send(&reply).await?;
+        }
+    }
+
+    fn read_reply(&mut self, mut reply: Value) -> Result<Value, Fault> {
+        if let Some(cpu) = reply.get("cpu").and_then(Value::as_f64) {
+            self.cpu_used = cpu;
+        }
+        if let Some(error) = reply.get("error") {
+            let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_string);
+            return Err(Fault::Raised {
+                kind: text("type").unwrap_or_else(|| "Error".into()),
+                message: match error.get("index").and_then(Value::as_u64) {
+                    Some(index) => {
+                        format!("{} (item {index})", text("message").unwrap_or_default())
+                    }
+                    None => text("message").unwrap_or_default(),
+                },
+                traceback: text("traceback"),
+                line: error.get("line").and_then(Value::as_u64),
+            });
+        }
+        match reply.get_mut("ok") {
+            Some(value) => Ok(value.take()),
+            None => Err(Fault::Protocol("a reply with neither ok nor error".into())),
+        }
+    }
+
+    async fn send(&mut self, message: &Value) -> Result<(), Exchange> {
+        let body = serde_json::to_vec(message)
+            .map_err(|e| Exchange::Invalid(format!("unencodable request: {e}")))?;
+        let size = u32::try_from(body.len())
+            .map_err(|_| Exchange::Invalid("a request larger than 4 GiB".into()))?;
+        let mut frame = Vec::with_capacity(body.len() + 4);
+        frame.extend_from_slice(&size.to_be_bytes());
+        frame.extend_from_slice(&body);
+        self.input
+            .write_all(&frame)
+            .await
+            .map_err(|_| Exchange::Closed)?;
+        self.input.flush().await.map_err(|_| Exchange::Closed)
+    }
+
+    async fn receive(&mut self) -> Result<Value, Exchange> {
+        let mut head = [0u8; 4];
+        self.output
+            .read_exact(&mut head)
+            .await
+            .map_err(|_| Exchange::Closed)?;
+        let size = u32::from_be_bytes(head) as usize;
+        if size > self.max_message {
+            return Err(Exchange::Invalid(format!(
+                "a message of {size} bytes (the limit is {})",
+                self.max_message
+            )));
+        }
+        let mut body = vec![0u8; size];
+        self.output
+            .read_exact(&mut body)
+            .await
+            .map_err(|_| Exchange::Closed)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Exchange::Invalid(format!("unreadable message: {e}")))
+    }
+
+    /// Why the process ended: its exit status and the end of what it printed.
+    async fn death(&mut self) -> Fault {
+        self.dead = true;
+        let status = match self.child.take() {
+            Some(mut child) => {
+                let waited = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::task::spawn_blocking(move || {
+                        let status = child.wait();
+                        (child, status)
+                    }),
+                )
+                .await;
+                match waited {
+                    Ok(Ok((_, Ok(status)))) => {
+                        use std::os::unix::process::ExitStatusExt;
+                        status.code().or(status.signal().map(|s| 128 + s))
+                    }
+                    Ok(Ok((mut child, Err(_)))) => {
+                        let _ = child.kill();
+                        None
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let reason = match status {
+            Some(code) if code > 128 => describe_signal(code - 128),
+            Some(code) => format!("exited with status {code}"),
+            None => "stopped".to_string(),
+        };
+        Fault::Died {
+            reason,
+            log: self.log_tail(),
+        }
+    }
+
+    /// The end of what the interpreter printed (stdout and stderr), as text.
+    pub fn log_tail(&self) -> String {
+        match self.log.lock() {
+            Ok(tail) => {
+                let text = String::from_utf8_lossy(&tail.bytes).into_owned();
+                if tail.total > tail.bytes.len() as u64 {
+                    format!(
+                        "[{} earlier bytes not kept]\n{text}",
+                        tail.total - tail.bytes.len() as u64
+                    )
+                } else {
+                    text
+                }
+            }
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Kills the interpreter and everything it started; the process is reaped in the
+    /// background and its user id freed after that.
+    pub fn kill(&mut self) {
+        self.dead = true;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let lease = self.lease.take();
+            let reap = move || {
+                let _ = child.wait();
+                drop(lease);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn_blocking(reap);
+                }
+                Err(_) => {
+                    std::thread::spawn(reap);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Interpreter {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+enum Exchange {
+    /// The pipes closed: the process is gone.
+    Closed,
+    Invalid(String),
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "None",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a dict",
+    }
+}
+
+fn describe_signal(signal: i32) -> String {
+    match signal {
+        libc::SIGKILL => "was killed (SIGKILL: out of memory, or killed from inside)".into(),
+        libc::SIGXCPU => "ran out of CPU time (timeout_seconds) and was stopped".into(),
+        libc::SIGXFSZ => "wrote a file larger than the sandbox allows".into(),
+        libc::SIGSEGV => "crashed (segmentation fault)".into(),
+        libc::SIGABRT => "aborted".into(),
+        other => format!("was stopped by signal {other}"),
+    }
+}
+
+/// Reads what the interpreter prints, keeping only the last `keep` bytes, so that a grader
+/// printing without end never blocks or fills memory.
+async fn drain(mut errors: ChildStderr, log: Arc<Mutex<LogTail>>, keep: usize) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        match errors.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let Ok(mut tail) = log.lock() else { return };
+                tail.total += n as u64;
+                tail.bytes.extend_from_slice(&buffer[..n]);
+                if tail.bytes.len() > keep {
+                    let cut = tail.bytes.len() - keep;
+                    tail.bytes.drain(..cut);
+                }
+            }
+        }
+    }
+}
