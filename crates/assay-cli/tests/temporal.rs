@@ -70,7 +70,17 @@ fn done(r: &Value) -> bool {
     ["completed", "failed", "cancelled"].contains(&r["status"].as_str().unwrap_or(""))
 }
 
-/// A suite with right, wrong and failing rows, so results have texture.
+const PER_SAMPLE_GRADER: &str = "def grade(sample, item):
+    return {'right': sample['output_text'] == item['a'], 'length': len(sample['output_text'])}
+";
+
+const BATCH_GRADER: &str = "def grade_batch(samples):
+    right = [s['output_text'] == s['item']['a'] for s in samples]
+    return {'samples': right, 'metrics': {'share': sum(right) / len(samples)}}
+";
+
+/// A suite with right, wrong and failing rows, so results have texture; two of its tasks are
+/// graded in Python (per sample, and in aggregate after a row preprocessor).
 async fn mixed_suite(a: &Api, rows: usize) -> String {
     let data: String = (0..rows)
         .map(|i| {
@@ -90,7 +100,14 @@ async fn mixed_suite(a: &Api, rows: usize) -> String {
                 {"id": "n", "type": "numeric", "dataset": {"file_id": file},
                  "prompt_template": "{{q}}", "target_template": "{{a}}"},
                 {"id": "qa", "type": "qa", "dataset": {"file_id": file},
-                 "prompt_template": "Q: {{q}}", "target_template": "{{a}}"}
+                 "prompt_template": "Q: {{q}}", "target_template": "{{a}}"},
+                {"id": "graded", "type": "custom", "dataset": {"file_id": file},
+                 "prompt_template": "G: {{q}}", "target_template": "{{a}}",
+                 "grader": {"source": PER_SAMPLE_GRADER}},
+                {"id": "batch", "type": "custom", "dataset": {"file_id": file},
+                 "prompt_template": "{{q}}", "target_template": "{{a}}",
+                 "preprocess": {"source": "def transform(row):\n    return {**row, 'q': 'B ' + row['q']}\n"},
+                 "grader": {"contract": "batch", "source": BATCH_GRADER}}
             ]}}),
         )
         .await;
@@ -139,7 +156,13 @@ async fn a_run_on_temporal_gives_the_local_executors_results() {
     assert_eq!(on_temporal["status"], "completed", "{on_temporal}");
     assert_eq!(
         on_temporal["request_counts"],
-        json!({"total": 80, "completed": 64, "failed": 16})
+        json!({"total": 160, "completed": 128, "failed": 32})
+    );
+    let share = &on_temporal["metrics"]["by_model"]["fake"]["batch"]["metrics"]["share"];
+    assert_eq!(share["aggregation"], "task", "{share}");
+    assert!(
+        (share["mean"].as_f64().unwrap_or(0.0) - 0.75).abs() < 1e-9,
+        "{share}"
     );
 
     // The same suite on the local executor: a server over a copy of nothing but the same

@@ -133,6 +133,11 @@ impl Api {
 
     /// A suite with one numeric task over `rows` rows whose answers are their index.
     pub async fn suite(&self, rows: usize, tag: &str) -> String {
+        self.suite_with(rows, tag, json!({})).await
+    }
+
+    /// Like [`Api::suite`], with `extra` merged into the task (e.g. a `grader`).
+    pub async fn suite_with(&self, rows: usize, tag: &str, extra: Value) -> String {
         let data: String = (0..rows)
             .map(|i| {
                 format!(
@@ -142,11 +147,15 @@ impl Api {
             })
             .collect();
         let file = self.upload("rows.jsonl", data).await;
+        let mut task = json!({"id": "n", "type": "numeric", "dataset": {"file_id": file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"});
+        if let (Some(task), Some(extra)) = (task.as_object_mut(), extra.as_object()) {
+            task.extend(extra.clone());
+        }
         let suite = self
             .post(
                 "/api/v1/llm/evals/suites",
-                &json!({"name": tag, "manifest": {"tasks": [{"id": "n", "type": "numeric",
-                    "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+                &json!({"name": tag, "manifest": {"tasks": [task]}}),
             )
             .await;
         suite["id"].as_str().expect("suite id").to_string()
