@@ -92,13 +92,6 @@ struct Install {
 struct Inner {
     config: SandboxConfig,
     install: tokio::sync::OnceCell<Result<Arc<Install>, String>>,
-    uids: Mutex<UidPool>,
-}
-
-#[derive(Default)]
-struct UidPool {
-    next: u32,
-    free: Vec<u32>,
 }
 
 /// The sandbox: cheap to clone, shared by everything that runs Python.
@@ -114,7 +107,6 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 config,
                 install: tokio::sync::OnceCell::new(),
-                uids: Mutex::new(UidPool::default()),
             }),
         }
     }
@@ -240,46 +232,62 @@ impl Sandbox {
     }
 
     fn lease_uid(&self) -> Result<UidLease, Fault> {
-        let mut pool = self
-            .inner
-            .uids
-            .lock()
-            .map_err(|_| Fault::Unavailable("sandbox user ids are unusable".into()))?;
-        let offset = match pool.free.pop() {
-            Some(offset) => offset,
-            None if pool.next < UID_COUNT => {
-                pool.next += 1;
-                pool.next - 1
-            }
-            None => {
-                return Err(Fault::Unavailable(format!(
-                    "all {UID_COUNT} sandbox user ids are in use"
-                )))
-            }
-        };
-        Ok(UidLease {
-            uid: self.inner.config.uid_base.saturating_add(offset),
-            offset,
-            sandbox: Arc::downgrade(&self.inner),
-        })
+        lease_uid(self.inner.config.uid_base)
     }
 }
 
-/// A user id held by a live interpreter; returned when its processes are gone.
+/// A user id held by a live interpreter: no other interpreter, in this process or another
+/// one on the machine, runs as it until the lease drops (an exclusive `flock` on a file named
+/// after it, released with the interpreter, or by the kernel if the host dies).
 pub(crate) struct UidLease {
     uid: u32,
-    offset: u32,
-    sandbox: std::sync::Weak<Inner>,
+    _lock: std::fs::File,
 }
 
 impl Drop for UidLease {
     fn drop(&mut self) {
-        if let Some(inner) = self.sandbox.upgrade() {
-            if let Ok(mut pool) = inner.uids.lock() {
-                pool.free.push(self.offset);
-            }
+        if let Ok(mut held) = HELD_UIDS.lock() {
+            held.retain(|u| *u != self.uid);
         }
     }
+}
+
+/// User ids leased by this process (a process's own `flock`s do not exclude each other).
+static HELD_UIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static NEXT_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn lease_uid(base: u32) -> Result<UidLease, Fault> {
+    use std::os::unix::io::AsRawFd;
+    let dir = std::env::temp_dir().join("assay-sandbox-uids");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Fault::Unavailable(format!("sandbox user id locks in {}: {e}", dir.display()))
+    })?;
+    let start = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for step in 0..UID_COUNT {
+        let uid = base.saturating_add((start.wrapping_add(step)) % UID_COUNT);
+        let mut held = HELD_UIDS
+            .lock()
+            .map_err(|_| Fault::Unavailable("sandbox user ids are unusable".into()))?;
+        if held.contains(&uid) {
+            continue;
+        }
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(uid.to_string()))
+        else {
+            continue;
+        };
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            held.push(uid);
+            return Ok(UidLease { uid, _lock: file });
+        }
+    }
+    Err(Fault::Unavailable(format!(
+        "all {UID_COUNT} sandbox user ids from {base} are in use"
+    )))
 }
 
 fn map_line(id: u32) -> Result<std::ffi::CString, Fault> {
