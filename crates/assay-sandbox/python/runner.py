@@ -80,10 +80,14 @@ def _error(kind, message, tb=None):
 
 
 def _raised(exc):
+    # The traceback starts at the user's code: this runner's own frames are left out.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _raised.__code__.co_filename:
+        tb = tb.tb_next
     return _error(
         type(exc).__name__,
         str(exc),
-        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "".join(traceback.format_exception(type(exc), exc, tb)),
     )
 
 
