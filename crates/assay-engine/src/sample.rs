@@ -721,9 +721,12 @@ pub fn score(
 }
 
 /// The metrics a task reports: its declared ones, else its type's defaults (the built-in
-/// ones, or what its model grading or embedding evaluation scores).
+/// ones, or what its model grading or embedding evaluation scores; a Python grader's own
+/// metrics are added by finalization).
 pub fn metric_ids(task: &Task) -> Vec<String> {
     let defaults: Vec<String> = match task.task_type {
+        // With a Python grader these tasks report what the grader returns instead.
+        TaskType::SemanticSimilarity | TaskType::LlmJudge if task.grader.is_some() => Vec::new(),
         TaskType::SemanticSimilarity => SIMILARITY_METRICS.iter().map(|s| s.to_string()).collect(),
         TaskType::LlmJudge => JUDGE_METRICS.iter().map(|s| s.to_string()).collect(),
         TaskType::Embedding => match &task.embedding {

@@ -260,6 +260,11 @@ def grade(sample, item, ctx):
         metric(&run, "fake", "judged", "same_vectors")["mean"].as_f64(),
         Some(1.0)
     );
+    // The grader replaces the llm_judge type's own judging and metrics.
+    assert!(
+        metric(&run, "fake", "judged", "pass_rate").is_null(),
+        "{run}"
+    );
     assert_eq!(
         metric(&run, "fake", "denied", "denied")["mean"].as_f64(),
         Some(1.0)

@@ -135,17 +135,20 @@ pub async fn create_run(
             .map_err(|why| ApiError::invalid(index("models", i), why))?;
     }
     let selected = |t: &&Task| req.task_ids.as_ref().is_none_or(|ids| ids.contains(&t.id));
+    // A task with a Python grader is scored by it, not by the type's model grading.
+    let model_graded = |t: &&Task| t.task_type == TaskType::Embedding || t.grader.is_none();
     let needs = |types: &[TaskType]| {
         manifest
             .tasks
             .iter()
             .filter(selected)
+            .filter(model_graded)
             .any(|t| types.contains(&t.task_type))
     };
     // Settings are checked when a suite is created; versions stored before a rule existed are
     // checked again here, so a run never fails every sample on them.
     for (i, task) in manifest.tasks.iter().enumerate() {
-        if !selected(&task) {
+        if !selected(&task) || !model_graded(&task) {
             continue;
         }
         let path = format!("manifest.tasks[{i}].metadata");
