@@ -127,6 +127,9 @@ impl Bridge for NoBridge {
     }
 }
 
+/// How long an interpreter whose pipes closed may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
 /// The last bytes an interpreter printed.
 #[derive(Default)]
 struct LogTail {
@@ -144,6 +147,9 @@ pub struct Interpreter {
     cpu_budget: u64,
     cpu_used: f64,
     dead: bool,
+    /// A request was sent and its reply not read (the call was dropped midway): the next
+    /// reply would answer the wrong request, so the interpreter is unusable.
+    in_call: bool,
     lease: Option<UidLease>,
 }
 
@@ -174,13 +180,14 @@ impl Interpreter {
             cpu_budget,
             cpu_used: 0.0,
             dead: false,
+            in_call: false,
             lease,
         })
     }
 
     /// Whether the interpreter can take more calls: alive, and with CPU budget left.
     pub fn is_usable(&self) -> bool {
-        !self.dead && self.cpu_used < self.cpu_budget as f64 / 2.0
+        !self.dead && !self.in_call && self.cpu_used < self.cpu_budget as f64 / 2.0
     }
 
     /// Calls the loaded module's `function` with `args`, within `timeout` (wall clock and CPU).
@@ -226,19 +233,22 @@ impl Interpreter {
         timeout: Duration,
         bridge: &mut dyn Bridge,
     ) -> Result<Value, Fault> {
-        if self.dead {
+        if self.dead || self.in_call {
+            self.kill();
             return Err(Fault::Died {
                 reason: "had already stopped".into(),
                 log: String::new(),
             });
         }
+        self.in_call = true;
         let result = tokio::time::timeout(timeout, self.exchange(request, bridge)).await;
+        self.in_call = false;
         let outcome = match result {
             Ok(Ok(reply)) => self.read_reply(reply),
             Ok(Err(Exchange::Closed)) => Err(self.death().await),
             Ok(Err(Exchange::Invalid(why))) => Err(Fault::Protocol(why)),
             Err(_) => Err(Fault::TimedOut {
-                seconds: timeout.as_secs(),
+                seconds: timeout.as_secs().max(1),
             }),
         };
         if let Err(fault) = &outcome {
@@ -335,38 +345,34 @@ impl Interpreter {
             .map_err(|e| Exchange::Invalid(format!("unreadable message: {e}")))
     }
 
-    /// Why the process ended: its exit status and the end of what it printed.
+    /// Why the process ended: its exit status and the end of what it printed. An interpreter
+    /// that closed its pipes but did not exit is killed after a short grace period.
     async fn death(&mut self) -> Fault {
         self.dead = true;
-        let status = match self.child.take() {
-            Some(mut child) => {
-                let waited = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio::task::spawn_blocking(move || {
-                        let status = child.wait();
-                        (child, status)
-                    }),
-                )
-                .await;
-                match waited {
-                    Ok(Ok((_, Ok(status)))) => {
-                        use std::os::unix::process::ExitStatusExt;
-                        status.code().or(status.signal().map(|s| 128 + s))
-                    }
-                    Ok(Ok((mut child, Err(_)))) => {
-                        let _ = child.kill();
-                        None
-                    }
-                    _ => None,
+        let mut reason = "stopped".to_string();
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id() as libc::pid_t;
+            let mut waiting = tokio::task::spawn_blocking(move || child.wait());
+            let status = match tokio::time::timeout(EXIT_GRACE, &mut waiting).await {
+                Ok(joined) => joined.ok().and_then(Result::ok),
+                Err(_) => {
+                    reason = "closed its pipes without exiting and was stopped".into();
+                    // SAFETY: the keeper is not reaped until `wait` returns, so `pid` is
+                    // still ours.
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                    let _ = waiting.await;
+                    None
                 }
+            };
+            if let Some(status) = status {
+                use std::os::unix::process::ExitStatusExt;
+                reason = match status.code().or(status.signal().map(|s| 128 + s)) {
+                    Some(code) if code > 128 => describe_signal(code - 128),
+                    Some(code) => format!("exited with status {code}"),
+                    None => reason,
+                };
             }
-            None => None,
-        };
-        let reason = match status {
-            Some(code) if code > 128 => describe_signal(code - 128),
-            Some(code) => format!("exited with status {code}"),
-            None => "stopped".to_string(),
-        };
+        }
         Fault::Died {
             reason,
             log: self.log_tail(),
@@ -391,12 +397,12 @@ impl Interpreter {
         }
     }
 
-    /// Kills the interpreter and everything it started; the process is reaped in the
-    /// background and its user id freed after that.
+    /// Kills the interpreter and everything it started; the keeper is reaped in the background
+    /// (it exits once nothing of the sandbox is left) and the user id freed after that.
     pub fn kill(&mut self) {
         self.dead = true;
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            terminate(&child);
             let lease = self.lease.take();
             let reap = move || {
                 let _ = child.wait();
@@ -412,6 +418,12 @@ impl Interpreter {
             }
         }
     }
+}
+
+/// Asks the keeper to kill the interpreter's namespace (it exits after that).
+fn terminate(keeper: &Child) {
+    // SAFETY: the keeper is not reaped yet (the caller holds its `Child`), so the pid is its.
+    unsafe { libc::kill(keeper.id() as libc::pid_t, libc::SIGTERM) };
 }
 
 impl Drop for Interpreter {
@@ -465,5 +477,64 @@ async fn drain(mut errors: ChildStderr, log: Arc<Mutex<LogTail>>, keep: usize) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_accept_their_argument_counts() {
+        let two_or_three = FunctionShape {
+            least: 2,
+            most: Some(3),
+            is_async: false,
+        };
+        assert!(!two_or_three.accepts(1));
+        assert!(two_or_three.accepts(2) && two_or_three.accepts(3));
+        assert!(!two_or_three.accepts(4));
+        let varargs = FunctionShape {
+            least: 1,
+            most: None,
+            is_async: false,
+        };
+        assert!(varargs.accepts(7) && !varargs.accepts(0));
+    }
+
+    #[test]
+    fn faults_become_sample_errors() {
+        let raised = Fault::Raised {
+            kind: "KeyError".into(),
+            message: "'x'".into(),
+            traceback: Some("Traceback…".into()),
+            line: None,
+        };
+        let error = raised.to_json("grader");
+        assert_eq!(error["type"], "grader_error");
+        assert_eq!(error["exception"], "KeyError");
+        assert_eq!(error["traceback"], "Traceback…");
+        assert!(!raised.is_fatal());
+        let invalid = Fault::Raised {
+            kind: "InvalidReturn".into(),
+            message: "NaN".into(),
+            traceback: None,
+            line: None,
+        };
+        assert_eq!(invalid.to_json("grader")["type"], "grader_invalid_result");
+        let timeout = Fault::TimedOut { seconds: 3 };
+        assert!(timeout.is_fatal());
+        assert_eq!(
+            timeout.to_json("preprocessor")["type"],
+            "preprocessor_timeout"
+        );
+        assert!(timeout.to_json("grader")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("3 s")));
+        let died = Fault::Died {
+            reason: "exited with status 3".into(),
+            log: "boom".into(),
+        };
+        assert_eq!(died.to_json("grader")["output"], "boom");
     }
 }

@@ -196,12 +196,46 @@ impl Jail {
         if libc::getppid() != self.host_pid {
             libc::_exit(1);
         }
+        // The keeper waits for SIGTERM (kill the interpreter) and SIGCHLD (it ended); both
+        // are blocked before the fork so neither can be missed, and unblocked again in the
+        // interpreter.
+        let mut keeper_signals: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut keeper_signals);
+        libc::sigaddset(&mut keeper_signals, libc::SIGTERM);
+        libc::sigaddset(&mut keeper_signals, libc::SIGCHLD);
+        check(libc::sigprocmask(
+            libc::SIG_BLOCK,
+            &keeper_signals,
+            &mut previous,
+        ))?;
         let pid = check(libc::fork())?;
         if pid > 0 {
-            self.keep(pid);
+            self.keep(pid, &keeper_signals);
         }
+        check(libc::sigprocmask(
+            libc::SIG_SETMASK,
+            &previous,
+            std::ptr::null_mut(),
+        ))?;
         // Its own session inside the namespace, so a `kill(0, …)` reaches no process outside.
         check(libc::setsid())?;
+        // No host descriptor survives the exec but the three pipes (descriptors other parts
+        // of the host opened without close-on-exec included).
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
+            for fd in 3..65_536 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        // Directories made for the new root must be traversable by the unprivileged user
+        // whatever the host's umask.
+        libc::umask(0o022);
         self.build_root()?;
         for (resource, soft, hard) in &self.limits {
             let limit = libc::rlimit {
@@ -221,8 +255,11 @@ impl Jail {
         Ok(())
     }
 
-    /// The keeper: holds nothing open, waits for the interpreter and exits as it did.
-    unsafe fn keep(&self, pid: libc::pid_t) -> ! {
+    /// The keeper: holds nothing open, waits for the interpreter and exits as it did. On
+    /// SIGTERM it kills the interpreter — PID 1 of its namespace, whose death takes every other
+    /// process there with it — and still waits, so once the keeper has exited nothing of the
+    /// sandbox is left.
+    unsafe fn keep(&self, pid: libc::pid_t, signals: &libc::sigset_t) -> ! {
         if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
             for fd in 0..1024 {
                 libc::close(fd);
@@ -230,12 +267,16 @@ impl Jail {
         }
         let mut status = 0;
         loop {
-            let r = libc::waitpid(pid, &mut status, 0);
+            let r = libc::waitpid(pid, &mut status, libc::WNOHANG);
             if r == pid {
                 break;
             }
             if r < 0 && *libc::__errno_location() != libc::EINTR {
                 libc::_exit(127);
+            }
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            if libc::sigwaitinfo(signals, &mut info) == libc::SIGTERM {
+                libc::kill(pid, libc::SIGKILL);
             }
         }
         if libc::WIFEXITED(status) {

@@ -256,12 +256,38 @@ impl Drop for UidLease {
 static HELD_UIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static NEXT_UID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
+/// The directory of the user id locks: only root can have made or changed it, so nobody else
+/// can plant links or replace locks in it.
+fn uid_lock_dir() -> Result<PathBuf, Fault> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let run = Path::new("/run");
+    let parent = if run.is_dir() {
+        run.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = parent.join("assay-sandbox-uids");
+    let unusable = |why: String| {
+        Fault::Unavailable(format!("sandbox user id locks in {}: {why}", dir.display()))
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(unusable(e.to_string())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| unusable(e.to_string()))?;
+    if !meta.is_dir() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(unusable(
+            "it must be a directory owned by root and writable by root only".into(),
+        ));
+    }
+    Ok(dir)
+}
+
 fn lease_uid(base: u32) -> Result<UidLease, Fault> {
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    let dir = std::env::temp_dir().join("assay-sandbox-uids");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Fault::Unavailable(format!("sandbox user id locks in {}: {e}", dir.display()))
-    })?;
+    let dir = uid_lock_dir()?;
     let start = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for step in 0..UID_COUNT {
         let uid = base.saturating_add((start.wrapping_add(step)) % UID_COUNT);
@@ -275,6 +301,8 @@ fn lease_uid(base: u32) -> Result<UidLease, Fault> {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
             .open(dir.join(uid.to_string()))
         else {
             continue;

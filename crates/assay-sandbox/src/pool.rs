@@ -68,9 +68,9 @@ impl InterpreterPool {
                 {
                     Ok(interpreter) => interpreter,
                     Err(fault) => {
-                        // A module that cannot load will not load next time either; a
-                        // sandbox that could not start might.
-                        if !matches!(fault, Fault::Unavailable(_)) {
+                        // A module that raises or hangs while loading will do so next time
+                        // too; a sandbox that could not start, or a crash, might not recur.
+                        if matches!(fault, Fault::Raised { .. } | Fault::TimedOut { .. }) {
                             if let Ok(mut broken) = self.broken.lock() {
                                 *broken = Some(fault.clone());
                             }
