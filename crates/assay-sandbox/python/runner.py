@@ -18,6 +18,7 @@ import json
 import math
 import os
 import resource
+import signal
 import sys
 import traceback
 
@@ -145,6 +146,8 @@ def _finite(value):
     """Whether `value` holds no NaN or infinity anywhere."""
     if isinstance(value, float):
         return math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) < 1e300
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -220,19 +223,34 @@ def _call(request):
     return _result(result)
 
 
+def _too_slow(signum, frame):
+    raise TimeoutError("took longer than timeout_seconds")
+
+
 def _map(request):
     try:
         function = _function(request["function"])
     except LookupError as exc:
         return {"error": _raised(exc)}
     results = []
-    for index, item in enumerate(request.get("items", [])):
-        try:
-            results.append(function(item))
-        except BaseException as exc:  # noqa: B902
-            error = _raised(exc)
-            error["index"] = index
-            return {"error": error}
+    per_item = request.get("item_seconds")
+    previous = signal.signal(signal.SIGALRM, _too_slow) if per_item else None
+    try:
+        for index, item in enumerate(request.get("items", [])):
+            try:
+                if per_item:
+                    signal.setitimer(signal.ITIMER_REAL, per_item)
+                results.append(function(item))
+            except BaseException as exc:  # noqa: B902
+                error = _raised(exc)
+                error["index"] = index
+                return {"error": error}
+            finally:
+                if per_item:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        if per_item:
+            signal.signal(signal.SIGALRM, previous)
     return _result(results)
 
 

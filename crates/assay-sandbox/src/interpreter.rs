@@ -127,9 +127,6 @@ impl Bridge for NoBridge {
     }
 }
 
-/// How long an interpreter whose pipes closed may take to exit before it is killed.
-const EXIT_GRACE: Duration = Duration::from_millis(500);
-
 /// The last bytes an interpreter printed.
 #[derive(Default)]
 struct LogTail {
@@ -144,6 +141,8 @@ pub struct Interpreter {
     output: ChildStdout,
     log: Arc<Mutex<LogTail>>,
     max_message: usize,
+    /// Largest reply to a `call` or `map` (at most `max_message`).
+    max_reply: usize,
     cpu_budget: u64,
     cpu_used: f64,
     dead: bool,
@@ -151,12 +150,15 @@ pub struct Interpreter {
     /// reply would answer the wrong request, so the interpreter is unusable.
     in_call: bool,
     lease: Option<UidLease>,
+    /// A slot under the sandbox's `max_interpreters`, freed when this interpreter stops.
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Interpreter {
     pub(crate) fn new(
         mut child: Child,
         lease: Option<UidLease>,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
         max_message: usize,
         log_bytes: usize,
         cpu_budget: u64,
@@ -177,12 +179,20 @@ impl Interpreter {
             output,
             log,
             max_message,
+            max_reply: max_message,
             cpu_budget,
             cpu_used: 0.0,
             dead: false,
             in_call: false,
             lease,
+            _slot: slot,
         })
+    }
+
+    /// Caps the replies of later calls at `bytes` (never above the sandbox's
+    /// `max_message_mb`): a grader returning one score needs far less than a batch.
+    pub fn limit_replies(&mut self, bytes: usize) {
+        self.max_reply = bytes.min(self.max_message);
     }
 
     /// Whether the interpreter can take more calls: alive, and with CPU budget left.
@@ -216,8 +226,11 @@ impl Interpreter {
         items: Vec<Value>,
         timeout: Duration,
     ) -> Result<Vec<Value>, Fault> {
-        let request = json!({"op": "map", "function": function, "items": items, "cpu_seconds": timeout.as_secs().max(1)});
-        match self.request(request, timeout, &mut NoBridge).await? {
+        let per_item = timeout.as_secs().max(1);
+        let total = timeout.saturating_mul(items.len().max(1) as u32);
+        let request = json!({"op": "map", "function": function, "items": items,
+            "item_seconds": per_item, "cpu_seconds": total.as_secs().max(1)});
+        match self.request(request, total, &mut NoBridge).await? {
             Value::Array(values) => Ok(values),
             other => Err(Fault::Protocol(format!(
                 "map returned {} instead of a list",
@@ -330,10 +343,14 @@ impl Interpreter {
             .await
             .map_err(|_| Exchange::Closed)?;
         let size = u32::from_be_bytes(head) as usize;
-        if size > self.max_message {
+        let limit = if self.in_call {
+            self.max_reply
+        } else {
+            self.max_message
+        };
+        if size > limit {
             return Err(Exchange::Invalid(format!(
-                "a message of {size} bytes (the limit is {})",
-                self.max_message
+                "a message of {size} bytes (the limit is {limit})"
             )));
         }
         let mut body = vec![0u8; size];
@@ -345,26 +362,23 @@ impl Interpreter {
             .map_err(|e| Exchange::Invalid(format!("unreadable message: {e}")))
     }
 
-    /// Why the process ended: its exit status and the end of what it printed. An interpreter
-    /// that closed its pipes but did not exit is killed after a short grace period.
+    /// Why the process ended: its exit status and the end of what it printed. The keeper is
+    /// told to end the sandbox first (an interpreter that closed its pipes but kept running
+    /// dies then; one that already exited keeps its status), and reaped on the blocking pool,
+    /// which finishes even if this future is dropped.
     async fn death(&mut self) -> Fault {
         self.dead = true;
         let mut reason = "stopped".to_string();
         if let Some(mut child) = self.child.take() {
-            let pid = child.id() as libc::pid_t;
-            let mut waiting = tokio::task::spawn_blocking(move || child.wait());
-            let status = match tokio::time::timeout(EXIT_GRACE, &mut waiting).await {
-                Ok(joined) => joined.ok().and_then(Result::ok),
-                Err(_) => {
-                    reason = "closed its pipes without exiting and was stopped".into();
-                    // SAFETY: the keeper is not reaped until `wait` returns, so `pid` is
-                    // still ours.
-                    unsafe { libc::kill(pid, libc::SIGTERM) };
-                    let _ = waiting.await;
-                    None
-                }
-            };
-            if let Some(status) = status {
+            terminate(&child);
+            let lease = self.lease.take();
+            let waited = tokio::task::spawn_blocking(move || {
+                let status = child.wait();
+                drop(lease);
+                status
+            })
+            .await;
+            if let Ok(Ok(status)) = waited {
                 use std::os::unix::process::ExitStatusExt;
                 reason = match status.code().or(status.signal().map(|s| 128 + s)) {
                     Some(code) if code > 128 => describe_signal(code - 128),

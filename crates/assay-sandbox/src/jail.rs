@@ -209,7 +209,8 @@ impl Jail {
             &keeper_signals,
             &mut previous,
         ))?;
-        let pid = check(libc::fork())?;
+        // A raw clone, not libc's fork: no atfork handlers of the host's libraries run here.
+        let pid = check(libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) as libc::pid_t)?;
         if pid > 0 {
             self.keep(pid, &keeper_signals);
         }
@@ -321,7 +322,9 @@ impl Jail {
                 source.as_ptr(),
                 target.as_ptr(),
                 null,
-                libc::MS_BIND | libc::MS_REC,
+                // Not recursive: mounts nested under a system directory (a writable tmpfs
+                // at /usr/src, say) stay out of the sandbox.
+                libc::MS_BIND,
                 nothing,
             ))?;
             remount_read_only(target)?;

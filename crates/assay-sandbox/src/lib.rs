@@ -54,6 +54,9 @@ pub struct SandboxConfig {
     pub max_message_mb: u64,
     /// Bytes of an interpreter's printed output kept for error messages.
     pub log_bytes: usize,
+    /// Interpreters alive at once in this process, over all runs; a new one waits for a slot
+    /// (idle interpreters of other pools are stopped to make room).
+    pub max_interpreters: usize,
     /// When the host runs as root: the first of the user ids given to interpreters (one per
     /// live interpreter, up to 65,536 of them). A host that is not root uses a user namespace
     /// instead.
@@ -74,6 +77,7 @@ impl Default for SandboxConfig {
             cpu_seconds: 3600,
             max_message_mb: 64,
             log_bytes: 16 * 1024,
+            max_interpreters: 32,
             uid_base: 200_000,
             root_dir: None,
         }
@@ -92,6 +96,10 @@ struct Install {
 struct Inner {
     config: SandboxConfig,
     install: tokio::sync::OnceCell<Result<Arc<Install>, String>>,
+    /// One permit per live interpreter (`max_interpreters`).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// The idle interpreters of every pool, stopped when a new interpreter needs a slot.
+    idle: Mutex<Vec<std::sync::Weak<Mutex<Vec<Interpreter>>>>>,
 }
 
 /// The sandbox: cheap to clone, shared by everything that runs Python.
@@ -103,10 +111,13 @@ pub struct Sandbox {
 impl Sandbox {
     /// A sandbox with `config`; the Python installation is probed on first use.
     pub fn new(config: SandboxConfig) -> Self {
+        let slots = config.max_interpreters.max(1);
         Self {
             inner: Arc::new(Inner {
                 config,
                 install: tokio::sync::OnceCell::new(),
+                slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+                idle: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -172,9 +183,38 @@ impl Sandbox {
         Ok(interpreter)
     }
 
+    /// Registers a pool's idle list, so its interpreters can be stopped to make room.
+    pub(crate) fn register_idle(&self, idle: &Arc<Mutex<Vec<Interpreter>>>) {
+        if let Ok(mut lists) = self.inner.idle.lock() {
+            lists.retain(|l| l.strong_count() > 0);
+            lists.push(Arc::downgrade(idle));
+        }
+    }
+
+    /// A slot for one more interpreter: at once if one is free, else after stopping an idle
+    /// interpreter of some pool, else when a busy one stops.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Fault> {
+        let slots = self.inner.slots.clone();
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let evicted = self.inner.idle.lock().ok().and_then(|lists| {
+            lists
+                .iter()
+                .filter_map(|l| l.upgrade())
+                .find_map(|l| l.lock().ok().and_then(|mut idle| idle.pop()))
+        });
+        drop(evicted);
+        slots
+            .acquire_owned()
+            .await
+            .map_err(|_| Fault::Unavailable("the sandbox is shut down".into()))
+    }
+
     async fn spawn(&self) -> Result<Interpreter, Fault> {
         let install = self.install().await.map_err(Fault::Unavailable)?;
         let config = &self.inner.config;
+        let slot = self.slot().await?;
         let lease = if is_root() {
             Some(self.lease_uid()?)
         } else {
@@ -225,6 +265,7 @@ impl Sandbox {
         Interpreter::new(
             child,
             lease,
+            Some(slot),
             config.max_message_mb.saturating_mul(1 << 20) as usize,
             config.log_bytes,
             config.cpu_seconds,
@@ -287,10 +328,16 @@ fn uid_lock_dir() -> Result<PathBuf, Fault> {
 fn lease_uid(base: u32) -> Result<UidLease, Fault> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
+    if base == 0 || base > u32::MAX - UID_COUNT {
+        return Err(Fault::Unavailable(format!(
+            "sandbox.uid_base must be between 1 and {} (it is {base})",
+            u32::MAX - UID_COUNT
+        )));
+    }
     let dir = uid_lock_dir()?;
     let start = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for step in 0..UID_COUNT {
-        let uid = base.saturating_add((start.wrapping_add(step)) % UID_COUNT);
+        let uid = base + start.wrapping_add(step) % UID_COUNT;
         let mut held = HELD_UIDS
             .lock()
             .map_err(|_| Fault::Unavailable("sandbox user ids are unusable".into()))?;
@@ -344,7 +391,12 @@ async fn spawn_from_keeper_thread(command: Command) -> std::io::Result<std::proc
             .name("assay-sandbox-spawner".into())
             .spawn(move || {
                 for (mut command, reply) in rx {
-                    let _ = reply.send(command.spawn());
+                    // A caller that gave up leaves its sandbox to be stopped and reaped here.
+                    if let Err(Ok(mut child)) = reply.send(command.spawn()) {
+                        // SAFETY: the child is not reaped yet, so the pid is its.
+                        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                        let _ = child.wait();
+                    }
                 }
             });
         if let Err(e) = spawned {

@@ -17,9 +17,10 @@ pub struct InterpreterPool {
     source: String,
     filename: String,
     load_timeout: Duration,
-    idle: Mutex<Vec<Interpreter>>,
+    idle: std::sync::Arc<Mutex<Vec<Interpreter>>>,
     slots: std::sync::Arc<Semaphore>,
     broken: Mutex<Option<Fault>>,
+    max_reply: Option<usize>,
 }
 
 impl InterpreterPool {
@@ -32,15 +33,24 @@ impl InterpreterPool {
         size: usize,
         load_timeout: Duration,
     ) -> Self {
+        let idle = std::sync::Arc::new(Mutex::new(Vec::new()));
+        sandbox.register_idle(&idle);
         Self {
             sandbox,
             source,
             filename,
             load_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle,
             slots: std::sync::Arc::new(Semaphore::new(size.max(1))),
             broken: Mutex::new(None),
+            max_reply: None,
         }
+    }
+
+    /// Caps the replies of this pool's calls at `bytes` (see [`Interpreter::limit_replies`]).
+    pub fn with_reply_limit(mut self, bytes: usize) -> Self {
+        self.max_reply = Some(bytes);
+        self
     }
 
     /// An interpreter for the caller's exclusive use until the guard drops.
@@ -66,7 +76,12 @@ impl InterpreterPool {
                     .start(&self.source, &self.filename, self.load_timeout)
                     .await
                 {
-                    Ok(interpreter) => interpreter,
+                    Ok(mut interpreter) => {
+                        if let Some(bytes) = self.max_reply {
+                            interpreter.limit_replies(bytes);
+                        }
+                        interpreter
+                    }
                     Err(fault) => {
                         // A module that raises or hangs while loading will do so next time
                         // too; a sandbox that could not start, or a crash, might not recur.

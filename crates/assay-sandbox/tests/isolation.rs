@@ -1389,3 +1389,104 @@ async fn a_restrictive_umask_does_not_break_the_sandbox() {
     let mut interpreter = started.unwrap_or_else(|f| panic!("with umask 027: {f:?}"));
     assert_eq!(call_ok(&mut interpreter, "ok", vec![]).await, json!(1));
 }
+
+#[tokio::test]
+async fn a_slow_row_in_a_map_times_out_alone() {
+    let source = "import time\n\ndef transform(row):\n    if row == 2:\n        time.sleep(60)\n    return row\n";
+    let mut interpreter = start(&sandbox(), source).await;
+    let fault = interpreter
+        .map(
+            "transform",
+            vec![json!(1), json!(2), json!(3)],
+            Duration::from_secs(1),
+        )
+        .await
+        .expect_err("row 2 cannot finish in 1 s");
+    match &fault {
+        Fault::Raised { kind, message, .. } => {
+            assert_eq!(kind, "TimeoutError", "{fault:?}");
+            assert!(message.contains("(item 1)"), "{message}");
+        }
+        other => panic!("expected the row's own timeout, got {other:?}"),
+    }
+    // The interpreter survives a row that timed out.
+    assert_eq!(
+        interpreter
+            .map("transform", vec![json!(5)], Duration::from_secs(1))
+            .await
+            .expect("map"),
+        vec![json!(5)]
+    );
+}
+
+#[tokio::test]
+async fn replies_over_a_pools_limit_are_refused() {
+    let source = "def grade(sample, item):\n    return 'x' * sample\n";
+    let pool = InterpreterPool::new(sandbox(), source.into(), "grader.py".into(), 1, LOAD)
+        .with_reply_limit(1024);
+    let mut interpreter = pool.acquire().await.expect("acquire");
+    let small = interpreter
+        .call(
+            "grade",
+            vec![json!(10), json!({})],
+            None,
+            CALL,
+            &mut NoBridge,
+        )
+        .await
+        .expect("a small reply");
+    assert_eq!(small, json!("x".repeat(10)));
+    let fault = interpreter
+        .call(
+            "grade",
+            vec![json!(5000), json!({})],
+            None,
+            CALL,
+            &mut NoBridge,
+        )
+        .await
+        .expect_err("a reply over 1 KiB");
+    assert!(matches!(fault, Fault::Protocol(_)), "{fault:?}");
+}
+
+#[tokio::test]
+async fn a_full_sandbox_stops_idle_interpreters_to_make_room() {
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_interpreters: 1,
+        ..SandboxConfig::default()
+    });
+    let first = InterpreterPool::new(
+        sandbox.clone(),
+        "def f():\n    return 1\n".into(),
+        "a.py".into(),
+        1,
+        LOAD,
+    );
+    let second = InterpreterPool::new(
+        sandbox.clone(),
+        "def f():\n    return 2\n".into(),
+        "b.py".into(),
+        1,
+        LOAD,
+    );
+    {
+        let mut one = first.acquire().await.expect("first pool");
+        assert_eq!(
+            one.call("f", vec![], None, CALL, &mut NoBridge)
+                .await
+                .expect("f"),
+            json!(1)
+        );
+    }
+    // The first pool's interpreter is idle and holds the only slot; the second pool gets it.
+    let mut two = tokio::time::timeout(LOAD, second.acquire())
+        .await
+        .expect("the idle interpreter was not stopped")
+        .expect("second pool");
+    assert_eq!(
+        two.call("f", vec![], None, CALL, &mut NoBridge)
+            .await
+            .expect("f"),
+        json!(2)
+    );
+}
