@@ -175,12 +175,14 @@ fn reported_metrics(
 ) -> Vec<(String, Aggregation, bool)> {
     let mut metrics = declared_metrics(task);
     if task.grader.is_some() && task.metrics.is_empty() {
+        let mut seen: std::collections::BTreeSet<String> =
+            metrics.iter().map(|(m, _, _)| m.clone()).collect();
         let whole_task = task_level
             .iter()
             .filter(|((_, t), _)| t == &task.id)
             .flat_map(|(_, m)| m.keys());
         for id in agg.metrics.keys().chain(whole_task) {
-            if !metrics.iter().any(|(m, _, _)| m == id) {
+            if seen.insert(id.clone()) {
                 metrics.push((id.clone(), Aggregation::Mean, true));
             }
         }

@@ -62,15 +62,38 @@ pub async fn plan(
             Some(pre) => Some(Preprocessor::start(sandbox, store, &run.owner, task, pre).await?),
             None => None,
         };
-        let mut rows_to_samples = RowPlanner::new(store, run, task, preprocessor.as_mut()).await?;
-        let source = open_rows(
-            store,
-            &run.owner,
-            &task.dataset,
-            &format!("task {}", task.id),
-        )
-        .await?;
+        let what = format!("task {}", task.id);
+        let source = open_rows(store, &run.owner, &task.dataset, &what).await?;
         let mut rows = TaskRows::new(source, preprocessor.as_mut());
+        // A task whose few-shot examples come from its own rows: with a preprocessor, the
+        // rows are rewritten once and serve as both the pool and the samples.
+        let own_pool = task.fewshot_count() > 0
+            && task
+                .fewshot
+                .as_ref()
+                .and_then(|f| f.dataset.as_ref())
+                .is_none();
+        let shared = match task.preprocess.is_some() && own_pool {
+            true => {
+                let mut all = Vec::new();
+                while let Some(row) = rows.next().await {
+                    if all.len() >= FEWSHOT_POOL_MAX {
+                        return Err(PlanError::Dataset(format!(
+                            "{what}: more than {FEWSHOT_POOL_MAX} rows to keep as its own \
+                             few-shot pool; set max_rows on the dataset"
+                        )));
+                    }
+                    all.push(row?);
+                }
+                Some(all)
+            }
+            false => None,
+        };
+        let mut rows_to_samples = RowPlanner::new(store, run, task, shared.as_deref()).await?;
+        let mut rows = match shared {
+            Some(all) => TaskRows::from_rows(all),
+            None => rows,
+        };
         let mut batch = Vec::with_capacity(INSERT_BATCH);
         for index in 0..cap {
             let Some(row) = rows.next().await else { break };
@@ -108,12 +131,12 @@ impl<'t> RowPlanner<'t> {
         store: &Store,
         run: &'t RunRecord,
         task: &'t Task,
-        preprocessor: Option<&mut Preprocessor>,
+        own_rows: Option<&[Row]>,
     ) -> Result<Self, PlanError> {
         if task.task_type != TaskType::Embedding {
             return Ok(Self::Generated {
                 task,
-                renderer: Renderer::new(store, run, task, preprocessor).await?,
+                renderer: Renderer::new(store, run, task, own_rows).await?,
                 models: &run.object.models,
             });
         }
@@ -211,6 +234,16 @@ impl<'p> TaskRows<'p> {
         }
     }
 
+    /// Rows already read (and rewritten).
+    fn from_rows(rows: Vec<Row>) -> Self {
+        Self {
+            rows: futures::stream::empty().boxed(),
+            preprocessor: None,
+            ready: rows.into(),
+            exhausted: true,
+        }
+    }
+
     async fn next(&mut self) -> Option<Result<Row, PlanError>> {
         loop {
             if let Some(row) = self.ready.pop_front() {
@@ -270,7 +303,7 @@ impl<'t> Renderer<'t> {
         store: &Store,
         run: &RunRecord,
         task: &'t Task,
-        preprocessor: Option<&mut Preprocessor>,
+        own_rows: Option<&[Row]>,
     ) -> Result<Self, PlanError> {
         let count = task.fewshot_count().max(0) as usize;
         if count == 0 {
@@ -290,8 +323,11 @@ impl<'t> Renderer<'t> {
             None => (task.dataset.clone(), true),
         };
         let what = format!("task {} few-shot dataset", task.id);
-        let source = open_rows(store, &run.owner, &dataset, &what).await?;
-        let mut rows = TaskRows::new(source, preprocessor);
+        // The task's own rows as its preprocessor left them, else the pool dataset as stored.
+        let mut rows = match (same_dataset, own_rows) {
+            (true, Some(rows)) => TaskRows::from_rows(rows.to_vec()),
+            _ => TaskRows::new(open_rows(store, &run.owner, &dataset, &what).await?, None),
+        };
         let prompt_t = config
             .prompt_template
             .clone()

@@ -30,6 +30,11 @@ pub const MAX_CODE_BYTES: usize = 1 << 20;
 const ROWS_PER_EXCHANGE: usize = 256;
 /// Run graders unused this long are dropped (a worker that did not conclude the run).
 const IDLE_GRADERS: Duration = Duration::from_secs(600);
+/// Most metrics one grader result may carry, and the longest metric name.
+pub const MAX_METRICS: usize = 64;
+const MAX_METRIC_NAME: usize = 64;
+/// Largest reply of a per-sample grader call.
+const MAX_SAMPLE_REPLY: usize = 4 << 20;
 
 /// The function a piece of manifest code must define, and the argument counts it is called
 /// with (the last one adds `ctx`).
@@ -154,9 +159,20 @@ pub enum CodeError {
     Store(StoreError),
 }
 
+/// Why code did not pass [`check_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The code is wrong; the message is for its author.
+    #[error("{0}")]
+    Code(String),
+    /// The sandbox could not check it (the server's problem, not the code's).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Checks code without running it: it must parse and define `entry` at the top level with a
-/// usable signature. The error is a message for the user.
-pub async fn check_code(sandbox: &Sandbox, code: &Code, entry: Entry) -> Result<(), String> {
+/// usable signature.
+pub async fn check_code(sandbox: &Sandbox, code: &Code, entry: Entry) -> Result<(), CheckError> {
     let functions = match sandbox.check(&code.source, &code.filename).await {
         Ok(functions) => functions,
         Err(Fault::Raised {
@@ -165,35 +181,41 @@ pub async fn check_code(sandbox: &Sandbox, code: &Code, entry: Entry) -> Result<
             line,
             ..
         }) => {
-            return Err(match line {
+            return Err(CheckError::Code(match line {
                 Some(line) => format!("{kind} in {} line {line}: {message}", code.filename),
                 None => format!("{kind} in {}: {message}", code.filename),
-            })
+            }))
         }
         Err(Fault::Unavailable(why)) => {
-            return Err(format!("this server cannot run Python code: {why}"))
+            return Err(CheckError::Unavailable(format!(
+                "this server cannot run Python code: {why}"
+            )))
         }
-        Err(other) => return Err(format!("the code could not be checked: {other}")),
+        Err(other) => {
+            return Err(CheckError::Unavailable(format!(
+                "the code could not be checked: {other}"
+            )))
+        }
     };
     let Some(shape) = functions.get(entry.name()) else {
-        return Err(format!(
+        return Err(CheckError::Code(format!(
             "{} defines no top-level function {}",
             code.filename,
             entry.signature()
-        ));
+        )));
     };
     if shape.is_async {
-        return Err(format!(
+        return Err(CheckError::Code(format!(
             "{}() must be a plain function, not async def",
             entry.name()
-        ));
+        )));
     }
     if !entry.arities().iter().any(|n| shape.accepts(*n)) {
-        return Err(format!(
+        return Err(CheckError::Code(format!(
             "{}() has the wrong parameters: define {}",
             entry.name(),
             entry.signature()
-        ));
+        )));
     }
     Ok(())
 }
@@ -209,7 +231,19 @@ pub fn scores_from(value: &Value, metric_id: &str) -> Result<Map<String, Value>,
     let mut scores = Map::new();
     match value {
         Value::Object(map) => {
+            if map.len() > MAX_METRICS {
+                return Err(format!(
+                    "the result has {} metrics; at most {MAX_METRICS} are kept per result",
+                    map.len()
+                ));
+            }
             for (key, v) in map {
+                if key.is_empty() || key.chars().count() > MAX_METRIC_NAME || key == "tokens" {
+                    return Err(format!(
+                        "metric name {:?} is not allowed: names are 1 to {MAX_METRIC_NAME} characters and not \"tokens\"",
+                        key.chars().take(80).collect::<String>()
+                    ));
+                }
                 let x = number(v).ok_or_else(|| {
                     format!(
                         "metric {key:?} is {}; each value must be a number or a bool",
@@ -345,6 +379,8 @@ pub struct TaskGrader {
     pub config: PythonGrader,
     pub entry: Entry,
     pool_size: usize,
+    /// The loaded pool, or why the code cannot load (a user error, kept; storage errors are
+    /// not kept, so the next sample tries again).
     pool: OnceCell<Result<Arc<InterpreterPool>, Value>>,
 }
 
@@ -370,9 +406,10 @@ impl TaskGrader {
         store: &Store,
         owner: &Principal,
     ) -> Result<Arc<InterpreterPool>, Value> {
-        self.pool
-            .get_or_init(|| async {
-                let code = load_code(
+        let loaded = self
+            .pool
+            .get_or_try_init(|| async {
+                let code = match load_code(
                     store,
                     owner,
                     self.config.source.as_deref(),
@@ -380,17 +417,29 @@ impl TaskGrader {
                     "grader.py",
                 )
                 .await
-                .map_err(|e| json!({"type": "grader_error", "message": format!("cannot load the grader: {e}")}))?;
-                Ok(Arc::new(InterpreterPool::new(
+                {
+                    Ok(code) => code,
+                    Err(CodeError::User(why)) => {
+                        return Ok(Err(json!({"type": "grader_error", "message": format!("cannot load the grader: {why}")})))
+                    }
+                    Err(CodeError::Store(e)) => {
+                        return Err(json!({"type": "storage_error", "message": format!("cannot load the grader: {e}")}))
+                    }
+                };
+                let mut pool = InterpreterPool::new(
                     sandbox.clone(),
                     code.source,
                     code.filename,
                     self.pool_size,
                     self.timeout(),
-                )))
+                );
+                if self.entry == Entry::Grade {
+                    pool = pool.with_reply_limit(MAX_SAMPLE_REPLY);
+                }
+                Ok(Ok(Arc::new(pool)))
             })
-            .await
-            .clone()
+            .await?;
+        loaded.clone()
     }
 }
 
@@ -399,7 +448,8 @@ impl TaskGrader {
 /// after they sat unused for a while.
 #[derive(Default)]
 pub struct GraderRegistry {
-    runs: Mutex<HashMap<String, (RunGraders, Instant)>>,
+    runs: Arc<Mutex<HashMap<String, (RunGraders, Instant)>>>,
+    sweeper: std::sync::OnceLock<()>,
 }
 
 /// One run's Python graders, by task id.
@@ -413,6 +463,25 @@ impl GraderRegistry {
         tasks: &HashMap<String, Task>,
         pool_size: usize,
     ) -> RunGraders {
+        self.sweeper.get_or_init(|| {
+            // Graders of runs this process stopped seeing (another worker concluded them)
+            // are dropped even if no other run comes along.
+            let runs = Arc::downgrade(&self.runs);
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    loop {
+                        tokio::time::sleep(IDLE_GRADERS / 4).await;
+                        let Some(registry) = runs.upgrade() else {
+                            return;
+                        };
+                        let now = Instant::now();
+                        if let Ok(mut live) = registry.lock() {
+                            live.retain(|_, (_, used)| now.duration_since(*used) < IDLE_GRADERS);
+                        };
+                    }
+                });
+            }
+        });
         let Ok(mut runs) = self.runs.lock() else {
             return Arc::new(HashMap::new());
         };
@@ -517,6 +586,9 @@ impl ModelBridge<'_> {
         merged.extend(params);
         let config: GenerationConfig = serde_json::from_value(Value::Object(merged))
             .map_err(|e| bridge_error("bad_request", format!("invalid parameters: {e}")))?;
+        config
+            .validate("params")
+            .map_err(|e| bridge_error("bad_request", e.to_string()))?;
         let config = config.normalize();
         let generated = self
             .gateway
@@ -774,12 +846,12 @@ impl Preprocessor {
 }
 
 fn preprocess_error(what: &str, fault: &Fault) -> PlanError {
-    let detail = match fault {
-        Fault::Raised {
-            traceback: Some(tb),
-            ..
-        } => format!("{fault}\n{tb}"),
-        _ => fault.to_string(),
+    // The error object's texts are already cut to a bounded size.
+    let error = fault.to_json("preprocessor");
+    let text = |key: &str| error.get(key).and_then(Value::as_str).unwrap_or_default();
+    let detail = match text("traceback") {
+        "" => text("message").to_string(),
+        tb => format!("{}\n{tb}", text("message")),
     };
     PlanError::Preprocess(format!("{what}: {detail}"))
 }

@@ -635,13 +635,14 @@ impl Stages {
                 ) => value.map_err(|f| f.to_json("grader"))?,
                 _ = ctx.stop.cancelled() => return Ok(None),
             };
+            let record = bridge.record();
             batch_result(&value, samples.len(), &grader.config.metric_id)
-                .map(Some)
+                .map(|result| Some((result, record)))
                 .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))
         }
         .await;
-        let result = match outcome {
-            Ok(Some(result)) => result,
+        let (result, judge) = match outcome {
+            Ok(Some(done)) => done,
             // Stopped: the samples stay in `scoring` and are graded again on resume.
             Ok(None) => return Ok(()),
             Err(error) => {
@@ -681,14 +682,14 @@ impl Stages {
                         id: s.id.clone(),
                         extracted_output: extracted,
                         scores,
-                        judge: None,
+                        judge: judge.clone(),
                     }
                 }
                 None => SampleUpdate::Completed {
                     id: s.id.clone(),
                     extracted_output: extracted,
                     scores,
-                    judge: None,
+                    judge: judge.clone(),
                 },
             };
             self.writer.send(update).await?;

@@ -61,8 +61,22 @@ impl Fault {
     }
 
     /// The error object stored on a sample (or run) that this fault failed; `what` names the
-    /// code (`grader`, `preprocessor`).
+    /// code (`grader`, `preprocessor`). Texts from user code are cut to [`MAX_ERROR_TEXT`].
     pub fn to_json(&self, what: &str) -> Value {
+        let mut error = self.untrimmed_json(what);
+        if let Value::Object(fields) = &mut error {
+            for value in fields.values_mut() {
+                if let Value::String(text) = value {
+                    if text.len() > MAX_ERROR_TEXT {
+                        *text = cut(text, MAX_ERROR_TEXT);
+                    }
+                }
+            }
+        }
+        error
+    }
+
+    fn untrimmed_json(&self, what: &str) -> Value {
         match self {
             Fault::Raised {
                 kind,
@@ -104,6 +118,28 @@ impl Fault {
             }),
         }
     }
+}
+
+/// Longest text (message, traceback, output) kept in an error object, in bytes.
+pub const MAX_ERROR_TEXT: usize = 16 * 1024;
+
+/// The start and the end of `text`, at most `max` bytes in all, with a marker between.
+fn cut(text: &str, max: usize) -> String {
+    let half = max / 2;
+    let mut head = half.min(text.len());
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len().saturating_sub(half).max(head);
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{}\n[… {} bytes cut …]\n{}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
 }
 
 /// Answers the model calls user code makes through `ctx` while a call runs.
@@ -545,6 +581,18 @@ mod tests {
         assert!(timeout.to_json("grader")["message"]
             .as_str()
             .is_some_and(|m| m.contains("3 s")));
+        let long = Fault::Raised {
+            kind: "ValueError".into(),
+            message: "é".repeat(40_000),
+            traceback: None,
+            line: None,
+        };
+        let message = long.to_json("grader")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.len() <= MAX_ERROR_TEXT + 64, "{}", message.len());
+        assert!(message.contains("bytes cut"));
         let died = Fault::Died {
             reason: "exited with status 3".into(),
             log: "boom".into(),

@@ -310,8 +310,14 @@ async fn preprocessors_rewrite_rows_before_rendering() {
         .await;
     let row_pre = "def transform(row):\n    if row['word'] == 'skip':\n        return None\n    return {**row, 'q': 'Say [[answer:' + row['word'].upper() + ']]', 'a': row['word'].upper()}\n";
     let batch_pre = "def transform_batch(rows):\n    rows = [r for r in rows if r['word'] != 'skip']\n    return [{'q': f\"#{i} of {len(rows)} [[answer:{r['word']}]]\", 'a': r['word']} for i, r in enumerate(reversed(rows))]\n";
+    // Rows are rewritten once even when they are also the task's few-shot pool: a second
+    // pass through this stateful transform would drop every row.
+    let once = "seen = set()\ncalls = []\ndef transform_batch(rows):\n    calls.append(1)\n    if len(calls) > 1:\n        raise RuntimeError('called twice')\n    out = []\n    for r in rows:\n        if r['word'] not in seen:\n            seen.add(r['word'])\n            out.append({'q': 'Say [[answer:' + r['word'] + ']]', 'a': r['word']})\n    return out\n";
     let suite = server
         .create_suite(json!({"tasks": [
+            {"id": "own_fewshot", "type": "qa", "dataset": {"file_id": data},
+             "prompt_template": "{{q}}", "target_template": "{{a}}", "num_fewshot": 1,
+             "preprocess": {"contract": "batch", "source": once}},
             {"id": "rows", "type": "qa", "dataset": {"file_id": data},
              "prompt_template": "{{q}}", "target_template": "{{a}}",
              "preprocess": {"source": row_pre}, "metrics": [{"id": "exact_match"}]},
@@ -322,7 +328,7 @@ async fn preprocessors_rewrite_rows_before_rendering() {
         .await;
     let run = run_to_end(&server, json!({"suite_id": suite, "models": ["fake"]})).await;
     assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(run["request_counts"]["total"], 4);
+    assert_eq!(run["request_counts"]["total"], 7);
     assert_eq!(metric(&run, "fake", "rows", "exact_match")["mean"], 1.0);
     assert_eq!(metric(&run, "fake", "batch", "exact_match")["mean"], 1.0);
     let run_id = run["id"].as_str().unwrap();
@@ -331,6 +337,18 @@ async fn preprocessors_rewrite_rows_before_rendering() {
     assert_eq!(rows[0]["prompt"], "Say [[answer:ALPHA]]");
     assert_eq!(rows[1]["target"], "GAMMA");
     assert_eq!(rows[1]["dataset_row"]["word"], "gamma");
+    let own = server.all_samples(run_id, "&task_id=own_fewshot").await;
+    let own = by_index(&own);
+    assert_eq!(own.len(), 3);
+    // Row 0's example is another rewritten row.
+    assert!(
+        own[0]["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("Say [[answer:skip]]"),
+        "{}",
+        own[0]["prompt"]
+    );
     let batch = server.all_samples(run_id, "&task_id=batch").await;
     let batch = by_index(&batch);
     assert_eq!(batch[0]["prompt"], "#0 of 2 [[answer:gamma]]");

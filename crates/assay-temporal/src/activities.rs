@@ -107,14 +107,21 @@ async fn heartbeating<T>(
 
 #[activities]
 impl RunActivities {
-    /// Plans the run (or marks it started again).
+    /// Plans the run (or marks it started again). Planning may run Python preprocessors, so
+    /// it heartbeats like the other long activities.
     #[activity]
     pub async fn prepare(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         run_id: String,
     ) -> Result<PrepareOutcome, ActivityError> {
-        let prepared = self.stages.prepare(&run_id).await.map_err(plan_error)?;
+        let stages = self.stages.clone();
+        let id = run_id.clone();
+        let prepared = heartbeating(&ctx, move |_token| {
+            Box::pin(async move { stages.prepare(&id).await })
+        })
+        .await
+        .map_err(plan_error)?;
         self.lock().remove(&run_id);
         Ok(match prepared {
             None => PrepareOutcome {
@@ -171,7 +178,12 @@ impl RunActivities {
             })
         })
         .await
-        .map_err(plan_error)
+        .map_err(plan_error)?;
+        // Stopped midway: the batches left are graded when the activity runs again.
+        if ctx.is_cancelled() {
+            return Err(ActivityError::cancelled());
+        }
+        Ok(())
     }
 
     /// Up to `limit` unfinished samples after `after_seq`, in order.

@@ -88,7 +88,7 @@ impl RunWorkflow {
         let run_id = progress.run_id.clone();
         if !progress.prepared {
             let outcome = ctx
-                .execute_activity(RunActivities::prepare, run_id.clone(), quick())
+                .execute_activity(RunActivities::prepare, run_id.clone(), long())
                 .await?;
             if !outcome.proceed {
                 return Ok("nothing to do".into());

@@ -7,7 +7,7 @@ use assay_domain::api::{
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
-use assay_engine::python::{check_code, load_code, CodeError, Entry};
+use assay_engine::python::{check_code, load_code, CheckError, CodeError, Entry};
 use assay_store::{NewSuite, NewVersion, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -125,7 +125,10 @@ async fn check_python(
                 })?;
             check_code(state.engine.sandbox(), &code, entry)
                 .await
-                .map_err(|message| ApiError::invalid(&path, message))?;
+                .map_err(|e| match e {
+                    CheckError::Code(message) => ApiError::invalid(&path, message),
+                    CheckError::Unavailable(message) => ApiError::Unavailable(message),
+                })?;
         }
     }
     Ok(())
