@@ -13,7 +13,7 @@ use assay_domain::manifest::{
 };
 use assay_domain::Principal;
 use assay_models::{Gateway, ResolvedModel, Role};
-use assay_sandbox::{Bridge, Fault, InterpreterPool, Sandbox};
+use assay_sandbox::{python_kind, Bridge, Fault, InterpreterPool, Sandbox};
 use assay_store::{Store, StoreError};
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
@@ -247,7 +247,7 @@ pub fn scores_from(value: &Value, metric_id: &str) -> Result<Map<String, Value>,
                 let x = number(v).ok_or_else(|| {
                     format!(
                         "metric {key:?} is {}; each value must be a number or a bool",
-                        describe(v)
+                        python_kind(v)
                     )
                 })?;
                 scores.insert(key.clone(), json!(x));
@@ -257,24 +257,13 @@ pub fn scores_from(value: &Value, metric_id: &str) -> Result<Map<String, Value>,
             let x = number(other).ok_or_else(|| {
                 format!(
                     "the grader returned {}; return a float, a bool or a dict of metric → number",
-                    describe(other)
+                    python_kind(other)
                 )
             })?;
             scores.insert(metric_id.to_string(), json!(x));
         }
     }
     Ok(scores)
-}
-
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "None",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a dict",
-    }
 }
 
 /// What a `grade_batch` call returned, split up.
@@ -317,7 +306,7 @@ pub fn batch_result(value: &Value, n: usize, metric_id: &str) -> Result<BatchRes
                 Some(other) => {
                     return Err(format!(
                         "\"samples\" is {}; it must be a list",
-                        describe(other)
+                        python_kind(other)
                     ))
                 }
             };
@@ -327,7 +316,7 @@ pub fn batch_result(value: &Value, n: usize, metric_id: &str) -> Result<BatchRes
                 Some(other) => {
                     return Err(format!(
                         "\"metrics\" is {}; it must be a dict",
-                        describe(other)
+                        python_kind(other)
                     ))
                 }
             };
@@ -794,7 +783,7 @@ impl Preprocessor {
                 return Err(PlanError::Preprocess(format!(
                     "{}: transform_batch returned {}; it must return a list of dicts",
                     self.what,
-                    describe(&value)
+                    python_kind(&value)
                 )));
             };
             for (i, item) in items.into_iter().enumerate() {
@@ -804,7 +793,7 @@ impl Preprocessor {
                         return Err(PlanError::Preprocess(format!(
                             "{}: transform_batch returned {} at position {i}; rows must be dicts",
                             self.what,
-                            describe(&other)
+                            python_kind(&other)
                         )))
                     }
                 }
@@ -830,7 +819,7 @@ impl Preprocessor {
                         return Err(PlanError::Preprocess(format!(
                             "{}: transform returned {} for a row; return a dict, or None to drop the row",
                             self.what,
-                            describe(&other)
+                            python_kind(&other)
                         )))
                     }
                 }

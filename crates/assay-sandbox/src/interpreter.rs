@@ -270,7 +270,7 @@ impl Interpreter {
             Value::Array(values) => Ok(values),
             other => Err(Fault::Protocol(format!(
                 "map returned {} instead of a list",
-                kind_of(&other)
+                python_kind(&other)
             ))),
         }
     }
@@ -488,7 +488,9 @@ enum Exchange {
     Invalid(String),
 }
 
-fn kind_of(value: &Value) -> &'static str {
+/// What a JSON value is, in Python's words ("a dict", "None", …), for messages about what user
+/// code returned.
+pub fn python_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "None",
         Value::Bool(_) => "a bool",

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use interpreter::{Bridge, Fault, FunctionShape, Interpreter, NoBridge};
+pub use interpreter::{python_kind, Bridge, Fault, FunctionShape, Interpreter, NoBridge};
 use jail::{Identity, Jail, JailPlan, Limit, INSIDE_ID};
 pub use pool::{InterpreterPool, Pooled};
 
