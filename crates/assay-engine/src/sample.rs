@@ -431,64 +431,33 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         .await?;
     let (extracted_output, mut scores) = score(task, &output, sample.target.as_deref());
     let mut judge = None;
-    if let Some(grader) = python {
-        let outcome = tokio::select! {
-            outcome = grade_with_python(ctx, task, grader, &sample, &output, extracted_output.as_deref(), &scores) => outcome,
-            // Left in `scoring`: it is graded again when the run resumes.
-            _ = ctx.stop.cancelled() => return Ok(()),
-        };
-        match outcome {
-            Ok((graded, record)) => {
-                scores.extend(graded);
-                judge = record;
-            }
-            Err(error) => {
-                return ctx
-                    .writer
-                    .send(SampleUpdate::Failed {
-                        id: sample.id,
-                        error,
-                        attempts: None,
-                    })
-                    .await;
-            }
+    let beyond = grade_beyond_builtin(
+        ctx,
+        task,
+        python.map(Arc::as_ref),
+        &sample,
+        &output,
+        extracted_output.as_deref(),
+        &scores,
+    )
+    .await;
+    match beyond {
+        None => {}
+        Some(Ok((extra, record))) => {
+            scores.extend(extra);
+            judge = record;
         }
-    } else if let Some(grading) = ctx.gradings.get(&sample.task_id) {
-        let outcome = match grading {
-            Ok(grading) => {
-                let grader = Grader {
-                    gateway: &ctx.gateway,
-                    model: match grading.role() {
-                        Role::Judge => ctx.judge_model.as_ref().map_err(String::as_str),
-                        _ => ctx.embedding_model.as_ref().map_err(String::as_str),
-                    },
-                    generation: &ctx.generation,
-                    stop: &ctx.stop,
-                };
-                let answer = extracted_output.as_deref().unwrap_or_default();
-                grader.grade(grading, &sample, answer).await
-            }
-            Err(why) => Err(GradeError::Failed(
-                json!({"type": "manifest_error", "message": why, "stage": "grading"}),
-            )),
-        };
-        match outcome {
-            Ok(graded) => {
-                scores.extend(graded.scores);
-                judge = Some(graded.judge);
-            }
-            // Left in `scoring`: it is graded again when the run resumes.
-            Err(GradeError::Stopped) => return Ok(()),
-            Err(GradeError::Failed(error)) => {
-                return ctx
-                    .writer
-                    .send(SampleUpdate::Failed {
-                        id: sample.id,
-                        error,
-                        attempts: None,
-                    })
-                    .await;
-            }
+        // Left in `scoring`: it is graded again when the run resumes.
+        Some(Err(GradeError::Stopped)) => return Ok(()),
+        Some(Err(GradeError::Failed(error))) => {
+            return ctx
+                .writer
+                .send(SampleUpdate::Failed {
+                    id: sample.id,
+                    error,
+                    attempts: None,
+                })
+                .await;
         }
     }
     ctx.writer
@@ -499,6 +468,49 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
             judge,
         })
         .await
+}
+
+/// The scores a sample gets beyond the built-in metrics, with its `judge` record: from the
+/// task's Python grader, else from its model grading (similarity, LLM judge); `None` when the
+/// task has neither.
+async fn grade_beyond_builtin(
+    ctx: &SampleContext,
+    task: &Task,
+    python: Option<&TaskGrader>,
+    sample: &assay_domain::api::SampleObject,
+    output: &str,
+    extracted: Option<&str>,
+    builtin: &Map<String, Value>,
+) -> Option<Result<(Map<String, Value>, Option<Value>), GradeError>> {
+    if let Some(grader) = python {
+        return Some(tokio::select! {
+            outcome = grade_with_python(ctx, task, grader, sample, output, extracted, builtin) => {
+                outcome.map_err(GradeError::Failed)
+            }
+            _ = ctx.stop.cancelled() => Err(GradeError::Stopped),
+        });
+    }
+    let grading = ctx.gradings.get(&sample.task_id)?;
+    Some(match grading {
+        Ok(grading) => {
+            let grader = Grader {
+                gateway: &ctx.gateway,
+                model: match grading.role() {
+                    Role::Judge => ctx.judge_model.as_ref().map_err(String::as_str),
+                    _ => ctx.embedding_model.as_ref().map_err(String::as_str),
+                },
+                generation: &ctx.generation,
+                stop: &ctx.stop,
+            };
+            grader
+                .grade(grading, sample, extracted.unwrap_or_default())
+                .await
+                .map(|g| (g.scores, Some(g.judge)))
+        }
+        Err(why) => Err(GradeError::Failed(
+            json!({"type": "manifest_error", "message": why, "stage": "grading"}),
+        )),
+    })
 }
 
 /// Runs a task's per-sample Python grader on one sample: its scores and the `judge` record of
