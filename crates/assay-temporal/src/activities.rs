@@ -88,6 +88,42 @@ fn store_error(e: StoreError) -> ActivityError {
 
 /// Runs `work` with a token that fires when Temporal cancels the activity, heartbeating
 /// meanwhile so a dead worker is noticed and a cancel is delivered.
+/// A stage that works on a whole run at once, between planning and concluding.
+#[derive(Clone, Copy)]
+enum WholeRunStage {
+    EmbedTasks,
+    GradeBatches,
+}
+
+impl RunActivities {
+    /// Runs `stage` over the run, heartbeating; a cancel stops it midway and is reported as
+    /// one (what is left is done when the activity runs again).
+    async fn whole_run_stage(
+        self: &Arc<Self>,
+        ctx: &ActivityContext,
+        run_id: &str,
+        stage: WholeRunStage,
+    ) -> Result<(), ActivityError> {
+        let prepared = self.prepared(run_id).await?;
+        let stages = self.stages.clone();
+        heartbeating(ctx, move |token| {
+            Box::pin(async move {
+                let context = stages.sample_context(&prepared, &token);
+                match stage {
+                    WholeRunStage::EmbedTasks => stages.embed_tasks(&prepared, &context).await,
+                    WholeRunStage::GradeBatches => stages.grade_batches(&prepared, &context).await,
+                }
+            })
+        })
+        .await
+        .map_err(plan_error)?;
+        if ctx.is_cancelled() {
+            return Err(ActivityError::cancelled());
+        }
+        Ok(())
+    }
+}
+
 async fn heartbeating<T>(
     ctx: &ActivityContext,
     work: impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, T>,
@@ -150,16 +186,8 @@ impl RunActivities {
         ctx: ActivityContext,
         run_id: String,
     ) -> Result<(), ActivityError> {
-        let prepared = self.prepared(&run_id).await?;
-        let stages = self.stages.clone();
-        heartbeating(&ctx, move |token| {
-            Box::pin(async move {
-                let context = stages.sample_context(&prepared, &token);
-                stages.embed_tasks(&prepared, &context).await
-            })
-        })
-        .await
-        .map_err(plan_error)
+        self.whole_run_stage(&ctx, &run_id, WholeRunStage::EmbedTasks)
+            .await
     }
 
     /// Runs the run's aggregate Python graders over their generated samples.
@@ -169,21 +197,8 @@ impl RunActivities {
         ctx: ActivityContext,
         run_id: String,
     ) -> Result<(), ActivityError> {
-        let prepared = self.prepared(&run_id).await?;
-        let stages = self.stages.clone();
-        heartbeating(&ctx, move |token| {
-            Box::pin(async move {
-                let context = stages.sample_context(&prepared, &token);
-                stages.grade_batches(&prepared, &context).await
-            })
-        })
-        .await
-        .map_err(plan_error)?;
-        // Stopped midway: the batches left are graded when the activity runs again.
-        if ctx.is_cancelled() {
-            return Err(ActivityError::cancelled());
-        }
-        Ok(())
+        self.whole_run_stage(&ctx, &run_id, WholeRunStage::GradeBatches)
+            .await
     }
 
     /// Up to `limit` unfinished samples after `after_seq`, in order.
