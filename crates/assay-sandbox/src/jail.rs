@@ -289,6 +289,17 @@ impl Jail {
         libc::_exit(127)
     }
 
+    unsafe fn mount_tmpfs(&self, target: &CString, options: &CString) -> io::Result<()> {
+        check(libc::mount(
+            self.c.tmpfs.as_ptr(),
+            target.as_ptr(),
+            self.c.tmpfs.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            options.as_ptr().cast(),
+        ))?;
+        Ok(())
+    }
+
     unsafe fn build_root(&self) -> io::Result<()> {
         let null = std::ptr::null::<libc::c_char>();
         let nothing = std::ptr::null::<libc::c_void>();
@@ -299,34 +310,16 @@ impl Jail {
             libc::MS_REC | libc::MS_PRIVATE,
             nothing,
         ))?;
-        check(libc::mount(
-            self.c.tmpfs.as_ptr(),
-            self.root.as_ptr(),
-            self.c.tmpfs.as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            self.root_options.as_ptr().cast(),
-        ))?;
+        self.mount_tmpfs(&self.root, &self.root_options)?;
         make_dir(&self.tmp)?;
-        check(libc::mount(
-            self.c.tmpfs.as_ptr(),
-            self.tmp.as_ptr(),
-            self.c.tmpfs.as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            self.tmp_options.as_ptr().cast(),
-        ))?;
+        self.mount_tmpfs(&self.tmp, &self.tmp_options)?;
         for dir in &self.dirs {
             make_dir(dir)?;
         }
         for (source, target) in &self.binds {
-            check(libc::mount(
-                source.as_ptr(),
-                target.as_ptr(),
-                null,
-                // Not recursive: mounts nested under a system directory (a writable tmpfs
-                // at /usr/src, say) stay out of the sandbox.
-                libc::MS_BIND,
-                nothing,
-            ))?;
+            // Not recursive: mounts nested under a system directory (a writable tmpfs at
+            // /usr/src, say) stay out of the sandbox.
+            bind(source, target)?;
             remount_read_only(target)?;
         }
         for (source, target) in &self.devices {
@@ -336,13 +329,7 @@ impl Jail {
                 0o644,
             ))?;
             libc::close(fd);
-            check(libc::mount(
-                source.as_ptr(),
-                target.as_ptr(),
-                null,
-                libc::MS_BIND,
-                nothing,
-            ))?;
+            bind(source, target)?;
         }
         for (target, link) in &self.links {
             check(libc::symlink(target.as_ptr(), link.as_ptr()))?;
@@ -365,6 +352,18 @@ impl Jail {
         check(libc::chdir(self.c.inside_tmp.as_ptr()))?;
         Ok(())
     }
+}
+
+/// Shows `source` at `target` (not recursively).
+unsafe fn bind(source: &CString, target: &CString) -> io::Result<()> {
+    check(libc::mount(
+        source.as_ptr(),
+        target.as_ptr(),
+        std::ptr::null(),
+        libc::MS_BIND,
+        std::ptr::null(),
+    ))?;
+    Ok(())
 }
 
 /// Remounts a bind read-only, keeping the flags the kernel will not let it drop.
