@@ -78,23 +78,15 @@ async fn run_rate(
     grader_concurrency: usize,
 ) -> f64 {
     let suite = api.suite_with(RUN_SAMPLES, tag, extra).await;
-    let started = Instant::now();
-    let run = api
-        .post(
-            "/api/v1/llm/evals/runs",
+    let (run, seconds) = api
+        .finished_run(
             &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 32,
-                    "grader_concurrency": grader_concurrency}),
+            "grader_concurrency": grader_concurrency}),
         )
-        .await;
-    let run_id = run["id"].as_str().expect("run id").to_string();
-    let run = api
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
         .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["request_counts"]["completed"], RUN_SAMPLES, "{run}");
-    RUN_SAMPLES as f64 / started.elapsed().as_secs_f64()
+    RUN_SAMPLES as f64 / seconds
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

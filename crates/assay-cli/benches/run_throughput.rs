@@ -5,7 +5,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assay_testkit::{FakeModelOptions, FakeModelServer};
 use serde_json::json;
@@ -30,20 +30,9 @@ async fn main() {
     );
     for (concurrency, samples) in [(1usize, 60usize), (8, 400), (32, 1600), (64, 3200)] {
         let suite = api.suite(samples, &format!("bench{concurrency}")).await;
-        let started = Instant::now();
-        let run = api
-            .post(
-                "/api/v1/llm/evals/runs",
-                &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": concurrency}),
-            )
+        let (run, seconds) = api
+            .finished_run(&json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": concurrency}))
             .await;
-        let run_id = run["id"].as_str().expect("run id").to_string();
-        let run = api
-            .wait(&run_id, |r| {
-                r["status"] == "completed" || r["status"] == "failed"
-            })
-            .await;
-        let seconds = started.elapsed().as_secs_f64();
         assert_eq!(run["status"], "completed", "{run}");
         let achieved = samples as f64 / seconds;
         let ideal = concurrency as f64 / LATENCY.as_secs_f64();

@@ -6,7 +6,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assay_testkit::services::TemporalDevServer;
 use assay_testkit::{FakeModelOptions, FakeModelServer};
@@ -19,21 +19,13 @@ const CONCURRENCY: usize = 16;
 /// Seconds for one run of `SAMPLES` samples through `api`.
 async fn timed_run(api: &common::Api, tag: &str) -> f64 {
     let suite = api.suite(SAMPLES, tag).await;
-    let started = Instant::now();
-    let run = api
-        .post(
-            "/api/v1/llm/evals/runs",
+    let (run, seconds) = api
+        .finished_run(
             &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": CONCURRENCY}),
         )
         .await;
-    let run_id = run["id"].as_str().expect("run id").to_string();
-    let run = api
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
     assert_eq!(run["status"], "completed", "{run}");
-    started.elapsed().as_secs_f64()
+    seconds
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

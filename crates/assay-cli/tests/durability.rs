@@ -117,17 +117,10 @@ async fn ten_thousand_samples_complete_with_flat_memory() {
     let mut peaks = Vec::new();
     for rows in [1_000usize, 10_000] {
         let suite = a.suite(rows, &format!("flat{rows}")).await;
-        let run = a
-            .post(
-                "/api/v1/llm/evals/runs",
+        let (run, _) = a
+            .finished_run(
                 &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 32}),
             )
-            .await;
-        let run_id = run["id"].as_str().expect("run id").to_string();
-        let run = a
-            .wait(&run_id, |r| {
-                r["status"] == "completed" || r["status"] == "failed"
-            })
             .await;
         assert_eq!(run["status"], "completed", "{run}");
         assert_eq!(

@@ -4,18 +4,8 @@
 
 mod common;
 
-use common::{assert_error, TestServer};
+use common::{assert_error, by_index, metric, TestServer};
 use serde_json::{json, Value};
-
-async fn start_run(server: &TestServer, body: Value) -> Value {
-    let (status, run) = server.post("/api/v1/llm/evals/runs", &body).await;
-    assert_eq!(status, 200, "{run}");
-    server.wait_terminal(run["id"].as_str().unwrap()).await
-}
-
-fn metric<'a>(run: &'a Value, model: &str, task: &str, metric: &str) -> &'a Value {
-    &run["metrics"]["by_model"][model][task]["metrics"][metric]
-}
 
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
@@ -33,12 +23,6 @@ fn fake_cosine(a: &str, b: &str) -> f64 {
         .zip(&b)
         .map(|(x, y)| f64::from(*x) * f64::from(*y))
         .sum()
-}
-
-fn by_index(samples: &[Value]) -> Vec<&Value> {
-    let mut v: Vec<&Value> = samples.iter().collect();
-    v.sort_by_key(|s| s["sample_index"].as_i64());
-    v
 }
 
 #[tokio::test]
@@ -69,11 +53,11 @@ async fn semantic_similarity_scores_cosine_and_pass_rate() {
         .await;
     // No `auto` embedding model in this registry: the run must name one.
     assert_error(status, &body, 400, "embedding_model");
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
-    )
-    .await;
+    let run = server
+        .run_to_end(
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     let samples = server.all_samples(run["id"].as_str().unwrap(), "").await;
     let samples = by_index(&samples);
@@ -135,9 +119,7 @@ async fn llm_judges_grade_with_their_own_prompt_and_fail_on_unreadable_verdicts(
              "metadata": {"judge": {"mode": "pairwise", "prompt_template": "A={{answer_a}} B={{answer_b}} [[answer:Winner: A]]"}}}
         ]}))
         .await;
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "judge_model": "fake-responses", "grader_concurrency": 2}),
+    let run = server.run_to_end(&json!({"suite_id": suite, "models": ["fake"], "judge_model": "fake-responses", "grader_concurrency": 2}),
     )
     .await;
     assert_eq!(run["status"], "completed", "{run}");
@@ -376,11 +358,11 @@ async fn embedding_tasks_of_every_kind_run_end_to_end() {
                            "top_ranked_dataset": top_ranked, "k_values": [1]}}
         ]}))
         .await;
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
-    )
-    .await;
+    let run = server
+        .run_to_end(
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     let run_id = run["id"].as_str().unwrap();
     // One sample per eval row, under the embedding model, none generated.
@@ -464,11 +446,11 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
             {"id": "sts", "type": "embedding", "dataset": sts, "embedding": {"kind": "sts", "max_texts": 9}}
         ]}))
         .await;
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
-    )
-    .await;
+    let run = server
+        .run_to_end(
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(
         run["error"]["message"]
@@ -478,9 +460,7 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
         "{run}"
     );
     // Within the limit (5 rows = 10 texts) it runs.
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings", "max_samples_per_task": 4}),
+    let run = server.run_to_end(&json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings", "max_samples_per_task": 4}),
     )
     .await;
     assert_eq!(run["status"], "completed", "{run}");
@@ -496,11 +476,11 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
             {"id": "sts", "type": "embedding", "dataset": broken, "embedding": {"kind": "sts"}}
         ]}))
         .await;
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
-    )
-    .await;
+    let run = server
+        .run_to_end(
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["request_counts"]["failed"], 1);
     let samples = server.all_samples(run["id"].as_str().unwrap(), "").await;
@@ -518,11 +498,11 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
             {"id": "sts", "type": "embedding", "dataset": empty, "embedding": {"kind": "sts"}}
         ]}))
         .await;
-    let run = start_run(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
-    )
-    .await;
+    let run = server
+        .run_to_end(
+            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+        )
+        .await;
     assert_eq!(run["status"], "failed", "{run}");
     let message = run["error"]["message"].as_str().unwrap();
     assert!(

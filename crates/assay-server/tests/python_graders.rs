@@ -4,24 +4,8 @@
 
 mod common;
 
-use common::{assert_error, TestServer};
+use common::{assert_error, by_index, metric, TestServer};
 use serde_json::{json, Value};
-
-async fn run_to_end(server: &TestServer, body: Value) -> Value {
-    let (status, run) = server.post("/api/v1/llm/evals/runs", &body).await;
-    assert_eq!(status, 200, "{run}");
-    server.wait_terminal(run["id"].as_str().unwrap()).await
-}
-
-fn metric<'a>(run: &'a Value, model: &str, task: &str, metric: &str) -> &'a Value {
-    &run["metrics"]["by_model"][model][task]["metrics"][metric]
-}
-
-fn by_index(samples: &[Value]) -> Vec<&Value> {
-    let mut v: Vec<&Value> = samples.iter().collect();
-    v.sort_by_key(|s| s["sample_index"].as_i64());
-    v
-}
 
 /// Rows whose prompt makes the fake model answer `answer`.
 fn qa_rows(answers: &[(&str, &str)]) -> Vec<Value> {
@@ -68,7 +52,9 @@ async fn sample_contract_scores_every_return_shape() {
              "grader": {"source": "def grade(sample, item):\n    return sample['scores']['exact_match'] * 2\n"}},
         ]}))
         .await;
-    let run = run_to_end(&server, json!({"suite_id": suite, "models": ["fake"]})).await;
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     let third = 2.0 / 3.0;
     for (task, name) in [
@@ -188,11 +174,9 @@ def grade_batch(samples):
                         "source": "def grade_batch(samples):\n    return [s['index'] for s in samples]\n"}},
         ]}))
         .await;
-    let run = run_to_end(
-        &server,
-        json!({"suite_id": suite, "models": ["fake", "fake-responses"]}),
-    )
-    .await;
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake", "fake-responses"]}))
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     for model in ["fake", "fake-responses"] {
         // yes: tp 2, fp 1, fn 1 → 2/3; no: tp 1, fp 1, fn 1 → 1/2.
@@ -246,9 +230,7 @@ def grade(sample, item, ctx):
         ]}))
         .await;
     let calls_before = server.models.requests().total;
-    let run = run_to_end(
-        &server,
-        json!({"suite_id": suite, "models": ["fake"], "judge_model": "fake", "embedding_model": "fake-embeddings"}),
+    let run = server.run_to_end(&json!({"suite_id": suite, "models": ["fake"], "judge_model": "fake", "embedding_model": "fake-embeddings"}),
     )
     .await;
     assert_eq!(run["status"], "completed", "{run}");
@@ -326,7 +308,9 @@ async fn preprocessors_rewrite_rows_before_rendering() {
              "preprocess": {"contract": "batch", "source": batch_pre}, "metrics": [{"id": "exact_match"}]},
         ]}))
         .await;
-    let run = run_to_end(&server, json!({"suite_id": suite, "models": ["fake"]})).await;
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["request_counts"]["total"], 7);
     assert_eq!(metric(&run, "fake", "rows", "exact_match")["mean"], 1.0);
@@ -362,7 +346,9 @@ async fn preprocessors_rewrite_rows_before_rendering() {
             "preprocess": {"source": "def transform(row):\n    return {'n': 1 / 0}\n"}}]}),
         )
         .await;
-    let run = run_to_end(&server, json!({"suite_id": broken, "models": ["fake"]})).await;
+    let run = server
+        .run_to_end(&json!({"suite_id": broken, "models": ["fake"]}))
+        .await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["type"], "preprocessor_error");
     let message = run["error"]["message"].as_str().unwrap();
@@ -505,11 +491,9 @@ async fn hostile_graders_fail_only_their_own_samples() {
         )
         .await;
     assert_eq!(status, 200, "{hostile_run}");
-    let other = run_to_end(
-        &server,
-        json!({"suite_id": other_suite, "models": ["fake"]}),
-    )
-    .await;
+    let other = server
+        .run_to_end(&json!({"suite_id": other_suite, "models": ["fake"]}))
+        .await;
     assert_eq!(other["status"], "completed", "{other}");
     assert_eq!(metric(&other, "fake", "other", "score")["mean"], 0.75);
     let run = server

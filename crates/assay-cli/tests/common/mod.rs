@@ -161,6 +161,20 @@ impl Api {
         suite["id"].as_str().expect("suite id").to_string()
     }
 
+    /// Creates a run from `body` and waits until it completes or fails; returns the run and
+    /// the seconds from creation to the end.
+    pub async fn finished_run(&self, body: &Value) -> (Value, f64) {
+        let started = std::time::Instant::now();
+        let run = self.post("/api/v1/llm/evals/runs", body).await;
+        let run_id = run["id"].as_str().expect("run id").to_string();
+        let run = self
+            .wait(&run_id, |r| {
+                r["status"] == "completed" || r["status"] == "failed"
+            })
+            .await;
+        (run, started.elapsed().as_secs_f64())
+    }
+
     pub async fn wait(&self, run_id: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {

@@ -112,6 +112,14 @@ impl TestServer {
         }
     }
 
+    /// Creates a run from `body` and waits until it is terminal; returns the run.
+    pub async fn run_to_end(&self, body: &Value) -> Value {
+        let (status, run) = self.post("/api/v1/llm/evals/runs", body).await;
+        assert_eq!(status, 200, "{run}");
+        self.wait_terminal(run["id"].as_str().expect("run id"))
+            .await
+    }
+
     /// Uploads `rows` as a JSONL file; returns its id.
     pub async fn upload_jsonl(&self, name: &str, rows: &[Value]) -> String {
         let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
@@ -286,4 +294,16 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, path: &str) {
             "message does not name {path}: {body}"
         );
     }
+}
+
+/// One metric of a finished run: `metrics.by_model[model][task].metrics[metric]`.
+pub fn metric<'a>(run: &'a Value, model: &str, task: &str, metric: &str) -> &'a Value {
+    &run["metrics"]["by_model"][model][task]["metrics"][metric]
+}
+
+/// Samples in dataset order.
+pub fn by_index(samples: &[Value]) -> Vec<&Value> {
+    let mut v: Vec<&Value> = samples.iter().collect();
+    v.sort_by_key(|s| s["sample_index"].as_i64());
+    v
 }
