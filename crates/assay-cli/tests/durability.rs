@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use assay_testkit::{FakeModelOptions, FakeModelServer};
-use common::{api, start};
+use common::{api, assert_each_index_once, start};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,16 +65,7 @@ async fn sigkill_mid_run_then_restart_finishes_every_sample_exactly_once() {
 
     let samples = a.samples(&run_id).await;
     assert_eq!(samples.len(), 300);
-    let mut indices: Vec<i64> = samples
-        .iter()
-        .map(|s| s["sample_index"].as_i64().expect("index"))
-        .collect();
-    indices.sort();
-    assert_eq!(
-        indices,
-        (0..300).collect::<Vec<_>>(),
-        "every sample exactly once"
-    );
+    assert_each_index_once(&samples, 300);
     assert!(samples.iter().all(|s| s["status"] == "completed"));
     // Samples completed before the kill were not generated again.
     for s in &before {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use assay_testkit::services::{self, TemporalDevServer};
 use assay_testkit::{FakeModelOptions, FakeModelServer};
-use common::{api, start_with, start_worker, Api};
+use common::{api, assert_each_index_once, start_with, start_worker, Api};
 use serde_json::{json, Value};
 
 /// A Temporal dev server, the fake models and the settings every process of a test shares.
@@ -219,12 +219,7 @@ async fn a_long_run_continues_as_new_and_keeps_exact_counts() {
         json!({"total": 1000, "completed": 1000, "failed": 0})
     );
     let samples = a.samples(&run_id).await;
-    let mut indices: Vec<i64> = samples
-        .iter()
-        .map(|s| s["sample_index"].as_i64().unwrap_or(-1))
-        .collect();
-    indices.sort();
-    assert_eq!(indices, (0..1000).collect::<Vec<_>>());
+    assert_each_index_once(&samples, 1000);
     assert_eq!(cluster.models.requests().total, 1000, "one call per sample");
     let execs = cluster.temporal.executions(&format!("assay-run-{run_id}"));
     let continued = execs.iter().filter(|s| *s == "ContinuedAsNew").count();
@@ -276,16 +271,7 @@ async fn a_killed_worker_is_replaced_and_two_servers_act_as_one() {
         json!({"total": 300, "completed": 300, "failed": 0})
     );
     let samples = a.samples(&run_id).await;
-    let mut indices: Vec<i64> = samples
-        .iter()
-        .map(|s| s["sample_index"].as_i64().unwrap_or(-1))
-        .collect();
-    indices.sort();
-    assert_eq!(
-        indices,
-        (0..300).collect::<Vec<_>>(),
-        "every sample exactly once"
-    );
+    assert_each_index_once(&samples, 300);
     for s in &before {
         let prompt = s["prompt"].as_str().unwrap_or_default();
         assert_eq!(cluster.models.calls_for(prompt), 1, "regenerated: {prompt}");

@@ -213,3 +213,17 @@ pub fn api(server: &Server) -> Api {
         base: server.base.clone(),
     }
 }
+
+/// Asserts that `samples` hold every index from 0 to `n - 1` exactly once.
+pub fn assert_each_index_once(samples: &[Value], n: i64) {
+    let mut indices: Vec<i64> = samples
+        .iter()
+        .map(|s| s["sample_index"].as_i64().expect("index"))
+        .collect();
+    indices.sort();
+    assert_eq!(
+        indices,
+        (0..n).collect::<Vec<_>>(),
+        "every sample exactly once"
+    );
+}
