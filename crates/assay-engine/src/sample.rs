@@ -28,8 +28,8 @@ use crate::graded::{
 };
 use crate::plan::{plan, selected_tasks};
 use crate::python::{
-    batch_result, grader_ctx, item_dict, sample_dict, scores_from, Entry, GraderRegistry,
-    ModelBridge, TaskGrader,
+    batch_result, grader_ctx, item_dict, sample_dict, scores_from, GraderRegistry, ModelBridge,
+    TaskGrader,
 };
 use crate::PlanError;
 use assay_domain::manifest::GraderExecution;
@@ -73,11 +73,12 @@ impl Stages {
     /// run to be resumed, when `stop` fires for any reason other than a cancel request.
     ///
     /// The stages are public so that any executor composes them the same way: [`prepare`],
-    /// then (unless the run was already finalizing) [`embed_tasks`] and every sample through
-    /// [`run_sample`], then [`conclude`].
+    /// then (unless the run was already finalizing) [`embed_tasks`], every sample through
+    /// [`run_sample`] and [`grade_batches`], then [`conclude`].
     ///
     /// [`prepare`]: Stages::prepare
     /// [`embed_tasks`]: Stages::embed_tasks
+    /// [`grade_batches`]: Stages::grade_batches
     /// [`conclude`]: Stages::conclude
     pub async fn execute(&self, run_id: &str, stop: &CancellationToken) -> Result<(), PlanError> {
         let Some(prepared) = self.prepare(run_id).await? else {
@@ -108,17 +109,13 @@ impl Stages {
             s if s.is_terminal() => return Ok(None),
             _ => {}
         }
-        let manifest_json = self
-            .store
-            .suite_version_manifest(&run.object.suite_version_id)
-            .await?;
-        let manifest = match Manifest::from_json(&manifest_json, "manifest") {
+        let manifest = match self.manifest_of(&run).await {
             Ok(m) => m,
-            Err(e) => {
-                let error = PlanError::Manifest(format!("the stored manifest cannot be read: {e}"));
+            Err(error @ PlanError::Manifest(_)) => {
                 self.store.fail_run(run_id, &error.to_json()).await?;
                 return Ok(None);
             }
+            Err(e) => return Err(e),
         };
         if !run.planned {
             match plan(&self.store, &self.sandbox, &run, &manifest).await {
@@ -140,13 +137,18 @@ impl Stages {
     /// executor that runs the stages in separate steps).
     pub async fn load(&self, run_id: &str) -> Result<PreparedRun, PlanError> {
         let run = self.store.run_record(run_id).await?;
-        let manifest_json = self
+        let manifest = self.manifest_of(&run).await?;
+        Ok(PreparedRun { run, manifest })
+    }
+
+    /// The run's suite version manifest; `PlanError::Manifest` when it cannot be read.
+    async fn manifest_of(&self, run: &RunRecord) -> Result<Manifest, PlanError> {
+        let json = self
             .store
             .suite_version_manifest(&run.object.suite_version_id)
             .await?;
-        let manifest = Manifest::from_json(&manifest_json, "manifest")
-            .map_err(|e| PlanError::Manifest(format!("the stored manifest cannot be read: {e}")))?;
-        Ok(PreparedRun { run, manifest })
+        Manifest::from_json(&json, "manifest")
+            .map_err(|e| PlanError::Manifest(format!("the stored manifest cannot be read: {e}")))
     }
 
     /// What every sample of the run shares: its tasks, gradings, resolved grading models,
@@ -524,25 +526,40 @@ async fn grade_with_python(
     extracted: Option<&str>,
     builtin: &Map<String, Value>,
 ) -> Result<(Map<String, Value>, Option<Value>), Value> {
+    let args = vec![
+        sample_dict(sample, output, extracted, builtin),
+        item_dict(sample),
+    ];
+    let (result, record) = call_grader(ctx, task, &sample.model, grader, args).await?;
+    let scores = scores_from(&result, &grader.config.metric_id)
+        .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))?;
+    Ok((scores, record))
+}
+
+/// Calls a task's grader function (`grade` or `grade_batch`) with `args` on one of its
+/// interpreters, for `model`'s samples: what it returned and the `judge` record of its model
+/// calls, or the error object of the samples it was grading.
+async fn call_grader(
+    ctx: &SampleContext,
+    task: &Task,
+    model: &str,
+    grader: &TaskGrader,
+    args: Vec<Value>,
+) -> Result<(Value, Option<Value>), Value> {
     let pool = grader.pool(&ctx.sandbox, &ctx.store, &ctx.owner).await?;
     let mut interpreter = pool.acquire().await.map_err(|f| f.to_json("grader"))?;
     let mut bridge = model_bridge(ctx, &grader.config);
-    let result = interpreter
+    let value = interpreter
         .call(
-            Entry::Grade.name(),
-            vec![
-                sample_dict(sample, output, extracted, builtin),
-                item_dict(sample),
-            ],
-            Some(grader_ctx(task, &sample.model, &grader.config)),
+            grader.entry.name(),
+            args,
+            Some(grader_ctx(task, model, &grader.config)),
             grader.timeout(),
             &mut bridge,
         )
         .await
         .map_err(|f| f.to_json("grader"))?;
-    let scores = scores_from(&result, &grader.config.metric_id)
-        .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))?;
-    Ok((scores, bridge.record()))
+    Ok((value, bridge.record()))
 }
 
 fn model_bridge<'a>(
@@ -589,14 +606,13 @@ impl Stages {
                     .map(|s| s.object)
                     .filter(|s| s.status != SampleStatus::Failed && s.output_text.is_some())
                     .collect();
-                let waiting = generated
+                if generated
                     .iter()
-                    .filter(|s| s.status != SampleStatus::Completed)
-                    .count();
-                if waiting == 0 {
+                    .all(|s| s.status == SampleStatus::Completed)
+                {
                     continue;
                 }
-                self.grade_batch(context, run_id, task, grader, generated)
+                self.grade_batch(context, run_id, task, model, grader, generated)
                     .await?;
             }
         }
@@ -608,12 +624,10 @@ impl Stages {
         ctx: &SampleContext,
         run_id: &str,
         task: &Task,
+        model: &str,
         grader: &TaskGrader,
         samples: Vec<assay_domain::api::SampleObject>,
     ) -> Result<(), PlanError> {
-        let Some(model) = samples.first().map(|s| s.model.clone()) else {
-            return Ok(());
-        };
         let _permit = ctx.grader_permits.acquire().await;
         let mut builtin = Vec::with_capacity(samples.len());
         let mut dicts = Vec::with_capacity(samples.len());
@@ -633,26 +647,16 @@ impl Stages {
                 .send(SampleUpdate::Scoring { id: s.id.clone() })
                 .await?;
         }
-        let outcome = async {
-            let pool = grader.pool(&self.sandbox, &self.store, &ctx.owner).await?;
-            let mut interpreter = pool.acquire().await.map_err(|f| f.to_json("grader"))?;
-            let mut bridge = model_bridge(ctx, &grader.config);
-            let value = tokio::select! {
-                value = interpreter.call(
-                    Entry::GradeBatch.name(),
-                    vec![Value::Array(dicts)],
-                    Some(grader_ctx(task, &model, &grader.config)),
-                    grader.timeout(),
-                    &mut bridge,
-                ) => value.map_err(|f| f.to_json("grader"))?,
-                _ = ctx.stop.cancelled() => return Ok(None),
-            };
-            let record = bridge.record();
-            batch_result(&value, samples.len(), &grader.config.metric_id)
-                .map(|result| Some((result, record)))
-                .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))
-        }
-        .await;
+        let outcome = tokio::select! {
+            called = call_grader(ctx, task, model, grader, vec![Value::Array(dicts)]) => {
+                called.and_then(|(value, record)| {
+                    batch_result(&value, samples.len(), &grader.config.metric_id)
+                        .map(|result| Some((result, record)))
+                        .map_err(|message| json!({"type": "grader_invalid_result", "message": message}))
+                })
+            }
+            _ = ctx.stop.cancelled() => Ok(None),
+        };
         let (result, judge) = match outcome {
             Ok(Some(done)) => done,
             // Stopped: the samples stay in `scoring` and are graded again on resume.
@@ -675,7 +679,7 @@ impl Stages {
         };
         if !result.metrics.is_empty() {
             self.store
-                .put_task_metrics(run_id, &task.id, &model, &Value::Object(result.metrics))
+                .put_task_metrics(run_id, &task.id, model, &Value::Object(result.metrics))
                 .await?;
         }
         for (i, (s, (extracted, mut scores))) in samples.iter().zip(builtin).enumerate() {
@@ -688,8 +692,10 @@ impl Stages {
                     error: json!({"type": "grader_invalid_result", "message": message}),
                     attempts: None,
                 },
-                Some(Ok(extra)) => {
-                    scores.extend(extra.clone());
+                extra => {
+                    if let Some(Ok(extra)) = extra {
+                        scores.extend(extra.clone());
+                    }
                     SampleUpdate::Completed {
                         id: s.id.clone(),
                         extracted_output: extracted,
@@ -697,12 +703,6 @@ impl Stages {
                         judge: judge.clone(),
                     }
                 }
-                None => SampleUpdate::Completed {
-                    id: s.id.clone(),
-                    extracted_output: extracted,
-                    scores,
-                    judge: judge.clone(),
-                },
             };
             self.writer.send(update).await?;
         }
