@@ -43,8 +43,9 @@ pub fn selected_tasks<'m>(manifest: &'m Manifest, task_ids: Option<&[String]>) -
 }
 
 /// Persists every sample of the run and returns how many there are. Safe to repeat: samples
-/// that already exist are kept. Tasks with a Python preprocessor have their rows (few-shot
-/// pools included) rewritten in `sandbox` before rendering.
+/// that already exist are kept. Tasks with a Python preprocessor have their rows rewritten in
+/// `sandbox` before rendering (and a few-shot pool drawn from the task's own rows is drawn
+/// from the rewritten rows).
 pub async fn plan(
     store: &Store,
     sandbox: &Sandbox,
@@ -73,21 +74,20 @@ pub async fn plan(
                 .as_ref()
                 .and_then(|f| f.dataset.as_ref())
                 .is_none();
-        let shared = match task.preprocess.is_some() && own_pool {
-            true => {
-                let mut all = Vec::new();
-                while let Some(row) = rows.next().await {
-                    if all.len() >= FEWSHOT_POOL_MAX {
-                        return Err(PlanError::Dataset(format!(
-                            "{what}: more than {FEWSHOT_POOL_MAX} rows to keep as its own \
-                             few-shot pool; set max_rows on the dataset"
-                        )));
-                    }
-                    all.push(row?);
+        let shared = if task.preprocess.is_some() && own_pool {
+            let mut all = Vec::new();
+            while let Some(row) = rows.next().await {
+                if all.len() >= FEWSHOT_POOL_MAX {
+                    return Err(PlanError::Dataset(format!(
+                        "{what}: more than {FEWSHOT_POOL_MAX} rows to keep as its own \
+                         few-shot pool; set max_rows on the dataset"
+                    )));
                 }
-                Some(all)
+                all.push(row?);
             }
-            false => None,
+            Some(all)
+        } else {
+            None
         };
         let mut rows_to_samples = RowPlanner::new(store, run, task, shared.as_deref()).await?;
         let mut rows = match shared {

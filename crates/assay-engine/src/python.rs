@@ -10,6 +10,7 @@ use assay_domain::api::SampleObject;
 use assay_domain::generation::GenerationConfig;
 use assay_domain::manifest::{
     GraderExecution, ModelAccess, PreprocessorContract, PythonGrader, PythonPreprocessor, Task,
+    MAX_TIMEOUT_SECONDS,
 };
 use assay_domain::Principal;
 use assay_models::{Gateway, ResolvedModel, Role};
@@ -333,6 +334,12 @@ pub fn batch_result(value: &Value, n: usize, metric_id: &str) -> Result<BatchRes
     }
 }
 
+/// A manifest's `timeout_seconds` (validated to 1–600 when the suite was created) as the
+/// limit of one call.
+fn call_timeout(seconds: i64) -> Duration {
+    Duration::from_secs(seconds.clamp(1, MAX_TIMEOUT_SECONDS) as u64)
+}
+
 /// The dict a grader receives as `sample`.
 pub fn sample_dict(
     sample: &SampleObject,
@@ -385,7 +392,7 @@ impl TaskGrader {
 
     /// The grader's call limit.
     pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.config.timeout_seconds.clamp(1, 600) as u64)
+        call_timeout(self.config.timeout_seconds)
     }
 
     /// Its interpreters, loading the code on first use; the error is the sample error.
@@ -475,7 +482,6 @@ impl GraderRegistry {
             return Arc::new(HashMap::new());
         };
         let now = Instant::now();
-        runs.retain(|id, (_, used)| id == run_id || now.duration_since(*used) < IDLE_GRADERS);
         let entry = runs.entry(run_id.to_string()).or_insert_with(|| {
             let graders = tasks
                 .iter()
@@ -746,7 +752,7 @@ impl Preprocessor {
             CodeError::User(m) => PlanError::Preprocess(format!("{what}: {m}")),
             CodeError::Store(e) => PlanError::Store(e),
         })?;
-        let timeout = Duration::from_secs(pre.timeout_seconds.clamp(1, 600) as u64);
+        let timeout = call_timeout(pre.timeout_seconds);
         let interpreter = sandbox
             .start(&code.source, &code.filename, timeout)
             .await

@@ -25,7 +25,7 @@ pub use fewshot::{FewshotConfig, FewshotStrategy};
 pub use grading::{similarity_threshold, JudgeConfig, JudgeMode, DEFAULT_SIMILARITY_THRESHOLD};
 pub use python::{
     GraderContract, GraderExecution, ModelAccess, PreprocessorContract, PythonGrader,
-    PythonPreprocessor, PythonType,
+    PythonPreprocessor, PythonType, MAX_TIMEOUT_SECONDS,
 };
 pub use validate::validate_manifest;
 
