@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::oneshot;
 
 use crate::UidLease;
 
@@ -247,7 +248,7 @@ impl Interpreter {
         timeout: Duration,
         bridge: &mut dyn Bridge,
     ) -> Result<Value, Fault> {
-        let mut request = json!({"op": "call", "function": function, "args": args, "cpu_seconds": timeout.as_secs().max(1)});
+        let mut request = json!({"op": "call", "function": function, "args": args});
         if let Some(ctx) = ctx {
             request["ctx"] = ctx;
         }
@@ -265,7 +266,7 @@ impl Interpreter {
         let per_item = timeout.as_secs().max(1);
         let total = timeout.saturating_mul(items.len().max(1) as u32);
         let request = json!({"op": "map", "function": function, "items": items,
-            "item_seconds": per_item, "cpu_seconds": total.as_secs().max(1)});
+            "item_seconds": per_item});
         match self.request(request, total, &mut NoBridge).await? {
             Value::Array(values) => Ok(values),
             other => Err(Fault::Protocol(format!(
@@ -275,13 +276,15 @@ impl Interpreter {
         }
     }
 
-    /// Sends one request and serves the interpreter's model calls until its reply.
+    /// Sends one request and serves the interpreter's model calls until its reply. The
+    /// request's CPU budget is its `timeout`, like its wall-clock limit.
     pub(crate) async fn request(
         &mut self,
-        request: Value,
+        mut request: Value,
         timeout: Duration,
         bridge: &mut dyn Bridge,
     ) -> Result<Value, Fault> {
+        request["cpu_seconds"] = json!(timeout.as_secs().max(1));
         if self.dead || self.in_call {
             self.kill();
             return Err(Fault::Died {
@@ -403,18 +406,9 @@ impl Interpreter {
     /// dies then; one that already exited keeps its status), and reaped on the blocking pool,
     /// which finishes even if this future is dropped.
     async fn death(&mut self) -> Fault {
-        self.dead = true;
         let mut reason = "stopped".to_string();
-        if let Some(mut child) = self.child.take() {
-            terminate(&child);
-            let lease = self.lease.take();
-            let waited = tokio::task::spawn_blocking(move || {
-                let status = child.wait();
-                drop(lease);
-                status
-            })
-            .await;
-            if let Ok(Ok(status)) = waited {
+        if let Some(reaped) = self.end() {
+            if let Ok(Ok(status)) = reaped.await {
                 use std::os::unix::process::ExitStatusExt;
                 reason = match status.code().or(status.signal().map(|s| 128 + s)) {
                     Some(code) if code > 128 => describe_signal(code - 128),
@@ -450,23 +444,31 @@ impl Interpreter {
     /// Kills the interpreter and everything it started; the keeper is reaped in the background
     /// (it exits once nothing of the sandbox is left) and the user id freed after that.
     pub fn kill(&mut self) {
+        let _ = self.end();
+    }
+
+    /// Tells the keeper to end the sandbox and reaps it in the background, freeing the user
+    /// id after that; the receiver gets its exit status. `None` when that was done already.
+    fn end(&mut self) -> Option<oneshot::Receiver<std::io::Result<std::process::ExitStatus>>> {
         self.dead = true;
-        if let Some(mut child) = self.child.take() {
-            terminate(&child);
-            let lease = self.lease.take();
-            let reap = move || {
-                let _ = child.wait();
-                drop(lease);
-            };
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    handle.spawn_blocking(reap);
-                }
-                Err(_) => {
-                    std::thread::spawn(reap);
-                }
+        let mut child = self.child.take()?;
+        terminate(&child);
+        let lease = self.lease.take();
+        let (reaped, status) = oneshot::channel();
+        let reap = move || {
+            let exit = child.wait();
+            drop(lease);
+            let _ = reaped.send(exit);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(reap);
+            }
+            Err(_) => {
+                std::thread::spawn(reap);
             }
         }
+        Some(status)
     }
 }
 

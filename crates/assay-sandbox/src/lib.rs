@@ -145,9 +145,8 @@ impl Sandbox {
             .clone()
     }
 
-    /// Checks `source` without running it: it must parse, and define each `(name, args)`
-    /// function at the top level so that it can be called with `args` positional arguments
-    /// (any one of the counts listed for it). Returns the top-level functions.
+    /// Checks `source` without running it: a syntax error is `Fault::Raised` with its line;
+    /// otherwise returns the module's top-level functions and the arguments they take.
     pub async fn check(
         &self,
         source: &str,
@@ -156,7 +155,7 @@ impl Sandbox {
         let mut interpreter = self.spawn().await?;
         let reply = interpreter
             .request(
-                json!({"op": "check", "source": source, "filename": filename, "cpu_seconds": CHECK_TIMEOUT.as_secs()}),
+                json!({"op": "check", "source": source, "filename": filename}),
                 CHECK_TIMEOUT,
                 &mut NoBridge,
             )
@@ -175,7 +174,7 @@ impl Sandbox {
         let mut interpreter = self.spawn().await?;
         interpreter
             .request(
-                json!({"op": "load", "source": source, "filename": filename, "cpu_seconds": timeout.as_secs().max(1)}),
+                json!({"op": "load", "source": source, "filename": filename}),
                 timeout,
                 &mut NoBridge,
             )
