@@ -86,8 +86,6 @@ fn store_error(e: StoreError) -> ActivityError {
     plan_error(PlanError::Store(e))
 }
 
-/// Runs `work` with a token that fires when Temporal cancels the activity, heartbeating
-/// meanwhile so a dead worker is noticed and a cancel is delivered.
 /// A stage that works on a whole run at once, between planning and concluding.
 #[derive(Clone, Copy)]
 enum WholeRunStage {
@@ -124,6 +122,8 @@ impl RunActivities {
     }
 }
 
+/// Runs `work` with a token that fires when Temporal cancels the activity, heartbeating
+/// meanwhile so a dead worker is noticed and a cancel is delivered.
 async fn heartbeating<T>(
     ctx: &ActivityContext,
     work: impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, T>,
