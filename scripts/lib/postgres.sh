@@ -2,10 +2,13 @@
 # Source this file, then call start_postgres; it exports ASSAY_TEST_POSTGRES_URL.
 # Installs PostgreSQL from Debian packages when it is missing and we are root.
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 assay_pg_bindir() {
   local dir
   for dir in /usr/lib/postgresql/*/bin; do
-    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+    # The two server programs used below (both in postgresql-N; the client packages have neither).
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && { echo "$dir"; return 0; }
   done
   return 1
 }
@@ -17,15 +20,8 @@ start_postgres() {
   fi
   local bindir
   if ! bindir=$(assay_pg_bindir); then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "postgres: installing from Debian packages"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      bindir=$(assay_pg_bindir)
-    else
-      echo "postgres: not installed and cannot install (need root and apt-get)" >&2
-      return 1
-    fi
+    apt_install postgres postgresql || return 1
+    bindir=$(assay_pg_bindir) || { echo "postgres: installed, but no initdb and pg_ctl under /usr/lib/postgresql" >&2; return 1; }
   fi
   ASSAY_PG_DIR=$(mktemp -d /tmp/assay-pg.XXXXXX)
   local port
