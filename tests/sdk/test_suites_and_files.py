@@ -769,6 +769,129 @@ def test_unknown_dataset_file_is_rejected(sdk: SDK) -> None:
     error_body(err)
 
 
+# ---------------------------------------------------------------------------
+# Dataset mistakes caught at suite creation, before any model call
+# ---------------------------------------------------------------------------
+
+
+def refusal(sdk: SDK, manifest: Dict[str, Any]) -> tuple[str, str]:
+    """Create a suite that must be refused with a 400, and a version of a good suite that must
+    be refused the same way; return the error's field path and message."""
+    name = unique("refused")
+    body = error_body(expect_api_error(400, lambda: sdk.llm.evals.create_suite(name=name, manifest=manifest)))
+    param, message = body["error"]["details"]["param"], body["error"]["message"]
+    assert message.startswith(param + ": "), body
+    assert name not in {s.name for s in sdk.llm.evals.list_suites(limit=100).data}, "a refused suite was created"
+    return param, message
+
+
+def qa_task(file_id: str, **fields: Any) -> Dict[str, Any]:
+    return {"tasks": [{"id": "qa", "type": "qa", "dataset": {"file_id": file_id}, **fields}]}
+
+
+def test_a_broken_jsonl_line_is_refused_with_its_number(sdk: SDK, files: SimpleNamespace) -> None:
+    broken = upload(sdk, "broken.jsonl", b'{"question": "a", "answer": "b"}\n{"question": "c", "answer": \n')
+    param, message = refusal(sdk, qa_task(broken.id, prompt_template="{{question}}"))
+    assert param == "manifest.tasks[0].dataset.file_id"
+    assert "line 2 of broken.jsonl is not valid JSON" in message, message
+
+    # Not an object on line 3 (after a blank line, still counted).
+    listy = upload(sdk, "listy.jsonl", b'{"question": "a"}\n\n[1, 2]\n')
+    param, message = refusal(sdk, qa_task(listy.id, prompt_template="{{question}}"))
+    assert param == "manifest.tasks[0].dataset.file_id"
+    assert "line 3 of listy.jsonl is not a JSON object" in message, message
+
+    # The same refusal for a new version of an existing suite.
+    suite = sdk.llm.evals.create_suite(name=unique("then-broken"), manifest=qa_task(files.jsonl.id))
+    body = error_body(
+        expect_api_error(
+            400,
+            lambda: sdk.llm.evals.create_suite_version(
+                suite_id=suite.id, manifest=qa_task(broken.id, prompt_template="{{question}}")
+            ),
+        )
+    )
+    assert body["error"]["details"]["param"] == "manifest.tasks[0].dataset.file_id", body
+    assert sdk.llm.evals.get_suite(suite_id=suite.id).latest_version == 1
+
+
+def test_a_broken_csv_record_is_refused_with_its_line(sdk: SDK) -> None:
+    ragged = upload(sdk, "ragged.csv", b"question,answer\n2+2?,4\n3+3?,6,extra\n")
+    param, message = refusal(sdk, qa_task(ragged.id, prompt_template="{{question}}"))
+    assert param == "manifest.tasks[0].dataset.file_id"
+    assert "line 3 of ragged.csv is not valid CSV: it has 3 fields where the header has 2" in message, message
+
+
+def test_a_template_variable_no_row_has_is_refused_with_the_columns(sdk: SDK, files: SimpleNamespace) -> None:
+    param, message = refusal(sdk, qa_task(files.jsonl.id, prompt_template="Q: {{questoin}}\nA:"))
+    assert param == "manifest.tasks[0].prompt_template"
+    assert "prompt_template uses {{questoin}}, which the row does not have" in message, message
+    assert "answer" in message and "question" in message, message
+    assert message.endswith("did you mean question?"), message
+
+    param, message = refusal(
+        sdk, qa_task(files.csv.id, prompt_template="{{text}}", target_template="{{ Label }}")
+    )
+    assert param == "manifest.tasks[0].target_template"
+    assert "its columns are label, text; did you mean label?" in message, message
+
+    # `choices` without the task's choices or a column says where choices come from.
+    param, message = refusal(sdk, qa_task(files.csv.id, prompt_template="{{text}} {{ choices | join(', ') }}"))
+    assert param == "manifest.tasks[0].prompt_template"
+    assert "give the task choices" in message, message
+
+    # Few-shot templates are rendered over their own dataset.
+    param, message = refusal(
+        sdk,
+        qa_task(
+            files.jsonl.id,
+            prompt_template="{{question}}",
+            fewshot={"count": 1, "dataset": {"file_id": files.csv.id}, "prompt_template": "{{txt}}"},
+        ),
+    )
+    assert param == "manifest.tasks[0].fewshot.prompt_template"
+    assert "fewshot.dataset row 0" in message and "did you mean text?" in message, message
+
+    # A variable guarded with `is defined` is fine, and so is one a preprocessor may add.
+    sdk.llm.evals.create_suite(
+        name=unique("guarded"),
+        manifest=qa_task(files.jsonl.id, prompt_template="{% if hint is defined %}{{hint}} {% endif %}{{question}}"),
+    )
+    sdk.llm.evals.create_suite(
+        name=unique("preprocessed"),
+        manifest=qa_task(
+            files.jsonl.id,
+            prompt_template="{{added}}",
+            preprocess={"type": "python", "source": "def transform(row):\n    return {'added': row['question']}\n"},
+        ),
+    )
+
+
+def test_a_missing_embedding_column_is_refused_at_its_field(sdk: SDK, files: SimpleNamespace) -> None:
+    def embedding(dataset: str, **config: Any) -> Dict[str, Any]:
+        return {"tasks": [{"id": "emb", "type": "embedding", "dataset": {"file_id": dataset}, "embedding": config}]}
+
+    param, message = refusal(sdk, embedding(files.jsonl.id, kind="sts", text2_column="sentence_2"))
+    assert param == "manifest.tasks[0].embedding.text2_column"
+    assert "task emb row 0: the row has no column sentence_2" in message, message
+    assert "did you mean sentence2?" in message, message
+
+    # Auxiliary datasets: a classification task's training rows need the label column.
+    train = upload(sdk, "train.jsonl", b'{"text": "good", "lable": "positive"}\n')
+    param, message = refusal(
+        sdk, embedding(files.csv.id, kind="classification", train_dataset={"file_id": train.id})
+    )
+    assert param == "manifest.tasks[0].embedding.label_column"
+    assert "task emb embedding.train_dataset row 0: the row has no column label" in message, message
+    assert "did you mean lable?" in message, message
+
+    # An empty text to embed cannot work either.
+    blank = upload(sdk, "blank.jsonl", b'{"text": "  ", "label": "x"}\n')
+    param, message = refusal(sdk, embedding(files.csv.id, kind="classification", train_dataset={"file_id": blank.id}))
+    assert param == "manifest.tasks[0].embedding.text_column"
+    assert "column text is empty" in message, message
+
+
 def expect_api_error_in(statuses: tuple, call) -> errors.SDKError:
     with pytest.raises(errors.SDKError) as info:
         call()

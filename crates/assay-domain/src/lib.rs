@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod columns;
 pub mod error;
 pub mod generation;
 pub mod ids;

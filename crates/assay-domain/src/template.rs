@@ -13,14 +13,19 @@
 //!   debug form (`["a", "b"]`, `{"k": 1}`). Use filters (`{{ choices | join(", ") }}`) for
 //!   anything else.
 
+use std::sync::OnceLock;
+
 use minijinja::{Environment, UndefinedBehavior};
 
-/// The environment every manifest template is parsed and rendered in.
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(true);
-    env
+/// The environment every manifest template is parsed and rendered in (made once).
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env
+    })
 }
 
 /// Checks that `src` is a syntactically valid template. The error says what is wrong and
@@ -36,10 +41,32 @@ pub fn check_syntax(src: &str) -> Result<(), String> {
 /// Renders `src` with the fields of `context` (normally a JSON object, e.g. a dataset row)
 /// as variables. Syntax errors and undefined variables are errors; see the module docs for
 /// how values render.
-pub fn render(src: &str, context: &serde_json::Value) -> Result<String, String> {
+pub fn render<C: serde::Serialize>(src: &str, context: &C) -> Result<String, String> {
     environment()
         .render_str(src, context)
         .map_err(|err| err.to_string())
+}
+
+/// The top-level variables `src` reads that neither `context` nor the template environment
+/// (`range`, `namespace`, …) defines, sorted: what an "undefined value" error is about. Empty
+/// when the template does not parse or reads nothing missing (variables assigned inside the
+/// template do not count).
+pub fn missing_variables(
+    src: &str,
+    context: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    let env = environment();
+    let Ok(template) = env.template_from_str(src) else {
+        return Vec::new();
+    };
+    let mut missing: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|name| !context.contains_key(name))
+        .filter(|name| env.globals().all(|(global, _)| global != name))
+        .collect();
+    missing.sort_unstable();
+    missing
 }
 
 #[cfg(test)]
@@ -94,6 +121,24 @@ mod tests {
             .unwrap(),
             "n"
         );
+    }
+
+    #[test]
+    fn missing_variables_name_what_the_context_lacks() {
+        let ctx = json!({"question": "?", "choices": ["a"]});
+        let ctx = ctx.as_object().unwrap();
+        assert_eq!(
+            missing_variables(
+                "Q: {{questoin}} {{ question }} {{ zeta.x }} {{ alpha }}",
+                ctx
+            ),
+            ["alpha", "questoin", "zeta"]
+        );
+        // Loop variables, assignments and the environment's globals are not missing.
+        let src = "{% for c in choices %}{{ loop.index }}{{ c }}{% endfor %}\
+                   {% set n = 1 %}{{ n }}{% for i in range(2) %}{{ i }}{% endfor %}";
+        assert!(missing_variables(src, ctx).is_empty());
+        assert!(missing_variables("{{ broken", ctx).is_empty());
     }
 
     #[test]

@@ -14,36 +14,67 @@ use crate::PlanError;
 /// One dataset row: column → value.
 pub type Row = Map<String, Value>;
 
-/// Opens the rows of `dataset` as a stream, reading the file as its owner would.
-/// Only `file` datasets are read here; the caller rejects other sources up front.
+/// Which dataset of which task is read: for messages (`task qa fewshot.dataset`) and for the
+/// manifest field a problem with it is reported at.
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetRef<'a> {
+    pub task_id: &'a str,
+    /// The dataset's field within the task: `dataset`, `fewshot.dataset`,
+    /// `embedding.corpus_dataset`, …
+    pub field: &'a str,
+}
+
+impl DatasetRef<'_> {
+    /// How messages name the dataset: `task qa` for a task's own rows, else with the field.
+    pub fn describe(&self) -> String {
+        if self.field == "dataset" {
+            format!("task {}", self.task_id)
+        } else {
+            format!("task {} {}", self.task_id, self.field)
+        }
+    }
+
+    /// A problem with the file itself, reported at its `file_id`.
+    fn file_problem(&self, message: String) -> PlanError {
+        PlanError::Unusable {
+            field: format!("{}.file_id", self.field),
+            template: false,
+            message: format!("{}: {message}", self.describe()),
+        }
+    }
+}
+
+/// Opens the rows of `dataset` (at most its `max_rows`) as a stream, reading the file as its
+/// owner would. A line that is not a JSON object, or a CSV record that does not parse, ends
+/// the stream with an error naming the file and the line. Only `file` datasets are read here;
+/// the caller rejects other sources up front.
 pub async fn open_rows(
     store: &Store,
     owner: &Principal,
     dataset: &Dataset,
-    what: &str,
+    at: DatasetRef<'_>,
 ) -> Result<BoxStream<'static, Result<Row, PlanError>>, PlanError> {
     if dataset.effective_source() != Some(DatasetSource::File) {
         return Err(PlanError::Unsupported(format!(
-            "{what}: only uploaded-file datasets can be read"
+            "{}: only uploaded-file datasets can be read",
+            at.describe()
         )));
     }
     let file_id = dataset.file_id.clone().unwrap_or_default();
     let file = match store.get_file(owner, &file_id).await {
         Ok(f) => f,
         Err(StoreError::NotFound) => {
-            return Err(PlanError::Dataset(format!(
-                "{what}: file {file_id} no longer exists"
-            )))
+            return Err(at.file_problem(format!("file {file_id} no longer exists")))
         }
         Err(e) => return Err(e.into()),
     };
+    let name = file.object.filename.clone();
     let format = dataset
         .format
-        .or_else(|| DatasetFormat::from_filename(&file.object.filename))
+        .or_else(|| DatasetFormat::from_filename(&name))
         .ok_or_else(|| {
-            PlanError::Dataset(format!(
-                "{what}: cannot tell the format of {} from its name",
-                file.object.filename
+            at.file_problem(format!(
+                "cannot tell the format of {name} from its name; set the dataset's format"
             ))
         })?;
     let bytes = store
@@ -53,56 +84,48 @@ pub async fn open_rows(
         .map_err(std::io::Error::other);
     let reader = StreamReader::new(bytes);
     let limit = dataset.max_rows.map(|n| n as usize).unwrap_or(usize::MAX);
-    let what = what.to_string();
+    let owned = OwnedRef {
+        task_id: at.task_id.to_string(),
+        field: at.field.to_string(),
+        file: name,
+    };
     let rows: BoxStream<'static, Result<Row, PlanError>> = match format {
-        DatasetFormat::Jsonl => {
-            let lines = tokio_stream_lines(reader);
-            lines
-                .enumerate()
-                .filter_map(move |(n, line)| {
-                    let what = what.clone();
-                    async move {
-                        match line {
-                            Err(e) => Some(Err(PlanError::Dataset(format!(
-                                "{what}: reading line {}: {e}",
-                                n + 1
-                            )))),
-                            Ok(line) if line.trim().is_empty() => None,
-                            Ok(line) => Some(match serde_json::from_str::<Value>(&line) {
-                                Ok(Value::Object(row)) => Ok(row),
-                                Ok(_) => Err(PlanError::Dataset(format!(
-                                    "{what}: line {} is not a JSON object",
-                                    n + 1
-                                ))),
-                                Err(e) => Err(PlanError::Dataset(format!(
-                                    "{what}: line {} is not valid JSON: {e}",
-                                    n + 1
-                                ))),
-                            }),
-                        }
-                    }
-                })
-                .boxed()
-        }
+        DatasetFormat::Jsonl => tokio_stream_lines(reader)
+            .enumerate()
+            .filter_map(move |(n, line)| {
+                let problem = |what: String| Some(Err(owned.line_problem(n as u64 + 1, what)));
+                let row = match line {
+                    Err(e) => problem(format!("cannot be read: {e}")),
+                    Ok(line) if line.trim().is_empty() => None,
+                    Ok(line) => match serde_json::from_str::<Value>(&line) {
+                        Ok(Value::Object(row)) => Some(Ok(row)),
+                        Ok(other) => problem(format!(
+                            "is not a JSON object (each line must be one object, not {})",
+                            json_kind(&other)
+                        )),
+                        Err(e) => problem(format!("is not valid JSON: {e}")),
+                    },
+                };
+                futures::future::ready(row)
+            })
+            .boxed(),
         DatasetFormat::Csv => {
-            let reader = csv_async::AsyncReaderBuilder::new()
+            let mut reader = csv_async::AsyncReaderBuilder::new()
                 .flexible(false)
                 .create_reader(reader);
-            let what2 = what.clone();
-            let mut reader = reader;
             let headers = reader
                 .headers()
                 .await
-                .map_err(|e| PlanError::Dataset(format!("{what2}: reading the CSV header: {e}")))?
+                .map_err(|e| owned.line_problem(1, format!("(the header) {}", csv_problem(&e))))?
                 .iter()
                 .map(str::to_string)
                 .collect::<Vec<_>>();
             reader
                 .into_records()
-                .enumerate()
-                .map(move |(n, record)| {
+                .map(move |record| {
                     let record = record.map_err(|e| {
-                        PlanError::Dataset(format!("{what}: CSV record {}: {e}", n + 1))
+                        let line = csv_line(&e).unwrap_or(0);
+                        owned.line_problem(line, csv_problem(&e))
                     })?;
                     Ok(headers
                         .iter()
@@ -114,6 +137,50 @@ pub async fn open_rows(
         }
     };
     Ok(rows.take(limit).boxed())
+}
+
+/// A [`DatasetRef`] the row stream can keep, with the file's name.
+struct OwnedRef {
+    task_id: String,
+    field: String,
+    file: String,
+}
+
+impl OwnedRef {
+    fn line_problem(&self, line: u64, what: String) -> PlanError {
+        let at = DatasetRef {
+            task_id: &self.task_id,
+            field: &self.field,
+        };
+        at.file_problem(format!("line {line} of {} {what}", self.file))
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The line a CSV error is on, when the reader knows it.
+fn csv_line(e: &csv_async::Error) -> Option<u64> {
+    e.position().map(|p| p.line())
+}
+
+/// A CSV error in words, without the position (the caller says the line).
+fn csv_problem(e: &csv_async::Error) -> String {
+    match e.kind() {
+        csv_async::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("is not valid CSV: it has {len} fields where the header has {expected_len}"),
+        csv_async::ErrorKind::Utf8 { err, .. } => format!("is not valid UTF-8 ({err})"),
+        _ => format!("is not valid CSV: {e}"),
+    }
 }
 
 fn tokio_stream_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(

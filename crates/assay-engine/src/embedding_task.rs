@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use assay_domain::api::{SampleObject, SampleStatus};
+use assay_domain::columns::offered_instead;
 use assay_domain::manifest::{Dataset, EmbeddingConfig, EmbeddingKind, Task, TaskType};
 use assay_domain::Principal;
 use assay_models::{ErrorKind, Gateway, ResolvedModel};
@@ -31,7 +32,7 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::scan_samples;
-use crate::dataset::{open_rows, Row};
+use crate::dataset::{open_rows, DatasetRef, Row};
 use crate::graded::truncate_chars;
 use crate::plan::value_text;
 use crate::PlanError;
@@ -62,7 +63,8 @@ fn column<'r>(row: &'r Row, name: &str, what: &str) -> Result<&'r Value, PlanErr
     match row.get(name) {
         Some(v) if !v.is_null() => Ok(v),
         _ => Err(PlanError::Dataset(format!(
-            "{what}: column `{name}` is missing"
+            "{what}: the row has no column {name}: {}",
+            offered_instead(name, row)
         ))),
     }
 }
@@ -73,7 +75,7 @@ fn text(row: &Row, name: &str, max_chars: i64, what: &str) -> Result<String, Pla
     let t = value_text(column(row, name, what)?);
     if t.trim().is_empty() {
         return Err(PlanError::Dataset(format!(
-            "{what}: column `{name}` is empty"
+            "{what}: column {name} is empty"
         )));
     }
     Ok(truncate(&t, max_chars))
@@ -144,6 +146,90 @@ pub fn render_row(
     })
 }
 
+/// What an embedding task needs in one column of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A text that is not empty (it is embedded).
+    Text,
+    /// Any value (an id, a label, a document body).
+    Value,
+    /// A number (a gold score or a relevance).
+    Number,
+    /// A list, or in CSV files its JSON text (multilabel labels, candidate ids).
+    List,
+}
+
+/// The columns an embedding task reads from every row of one of its datasets (`dataset` for
+/// the eval rows, else `train_dataset`, `corpus_dataset`, `qrels_dataset` or
+/// `top_ranked_dataset`): each as (its config field, the column, what it must hold). Optional
+/// columns (a corpus row's title) are not listed.
+pub fn required_columns<'c>(
+    c: &'c EmbeddingConfig,
+    dataset: &str,
+) -> Vec<(&'static str, &'c str, Need)> {
+    let label = match c.kind {
+        EmbeddingKind::MultilabelClassification => Need::List,
+        _ => Need::Value,
+    };
+    let text = ("text_column", c.text_column.as_str(), Need::Text);
+    match (dataset, c.kind) {
+        ("dataset", EmbeddingKind::Sts) => vec![
+            ("text1_column", &c.text1_column, Need::Text),
+            ("text2_column", &c.text2_column, Need::Text),
+            ("score_column", &c.score_column, Need::Number),
+        ],
+        ("dataset" | "train_dataset", EmbeddingKind::Classification)
+        | ("dataset" | "train_dataset", EmbeddingKind::MultilabelClassification) => {
+            vec![text, ("label_column", &c.label_column, label)]
+        }
+        ("dataset", EmbeddingKind::Retrieval | EmbeddingKind::Reranking) => {
+            vec![("id_column", &c.id_column, Need::Value), text]
+        }
+        ("corpus_dataset", _) => vec![
+            ("id_column", &c.id_column, Need::Value),
+            ("text_column", &c.text_column, Need::Value),
+        ],
+        ("qrels_dataset", _) => vec![
+            ("query_id_column", &c.query_id_column, Need::Value),
+            ("corpus_id_column", &c.corpus_id_column, Need::Value),
+            ("score_column", &c.score_column, Need::Number),
+        ],
+        ("top_ranked_dataset", _) => vec![
+            ("query_id_column", &c.query_id_column, Need::Value),
+            ("corpus_ids_column", &c.corpus_ids_column, Need::List),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Checks that `row` of `dataset` holds what [`required_columns`] asks, with the wording the
+/// embedding stage uses; the error names the config field (`embedding.text_column`).
+pub fn check_row(
+    c: &EmbeddingConfig,
+    dataset: &str,
+    row: &Row,
+    what: &str,
+) -> Result<(), PlanError> {
+    for (field, name, need) in required_columns(c, dataset) {
+        let held = match need {
+            Need::Text => text(row, name, c.max_chars, what).map(drop),
+            Need::Value => column(row, name, what).map(drop),
+            Need::Number => column(row, name, what)
+                .and_then(|v| number(v, what))
+                .map(drop),
+            Need::List => column(row, name, what)
+                .and_then(|v| label_list(v, what))
+                .map(drop),
+        };
+        held.map_err(|e| PlanError::Unusable {
+            field: format!("embedding.{field}"),
+            template: false,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 /// How many texts one eval row contributes.
 pub fn texts_per_row(task: &Task) -> usize {
     match task.embedding.as_ref().map(|c| c.kind) {
@@ -165,8 +251,16 @@ pub async fn auxiliary_text_count(
         ("corpus_dataset", c.corpus_dataset.as_ref()),
     ] {
         if let (Some(dataset), true) = (dataset, needs(c.kind, name)) {
-            let what = format!("task {} {name}", task.id);
-            count += open_rows(store, owner, dataset, &what).await?.count().await;
+            let field = format!("embedding.{name}");
+            let at = DatasetRef {
+                task_id: &task.id,
+                field: &field,
+            };
+            let mut rows = open_rows(store, owner, dataset, at).await?;
+            while let Some(row) = rows.next().await {
+                row?;
+                count += 1;
+            }
         }
     }
     Ok(count)
@@ -585,11 +679,18 @@ impl EmbeddingStage<'_> {
         name: &str,
         dataset: Option<&Dataset>,
     ) -> Result<Vec<Row>, PlanError> {
-        let what = format!("task {} {name}", task.id);
-        let Some(dataset) = dataset else {
-            return Err(PlanError::Manifest(format!("{what} is not configured")));
+        let field = format!("embedding.{name}");
+        let at = DatasetRef {
+            task_id: &task.id,
+            field: &field,
         };
-        open_rows(self.store, self.owner, dataset, &what)
+        let Some(dataset) = dataset else {
+            return Err(PlanError::Manifest(format!(
+                "{} is not configured",
+                at.describe()
+            )));
+        };
+        open_rows(self.store, self.owner, dataset, at)
             .await?
             .try_collect()
             .await

@@ -14,6 +14,7 @@
 pub mod aggregate;
 pub mod cache;
 pub mod dataset;
+pub mod dataset_check;
 pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
@@ -40,6 +41,15 @@ pub enum PlanError {
     /// A task's Python preprocessor failed.
     #[error("{0}")]
     Preprocess(String),
+    /// A dataset (a file that does not parse, or a row) that cannot give what a task's manifest
+    /// field asks of it. `field` is that field's path within the task (`prompt_template`,
+    /// `dataset.file_id`, `embedding.text_column`, …), so suite creation can name it.
+    #[error("{message}")]
+    Unusable {
+        field: String,
+        template: bool,
+        message: String,
+    },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -53,6 +63,8 @@ impl PlanError {
             PlanError::Unsupported(_) => "unsupported",
             PlanError::Manifest(_) => "manifest_error",
             PlanError::Preprocess(_) => "preprocessor_error",
+            PlanError::Unusable { template: true, .. } => "template_error",
+            PlanError::Unusable { .. } => "dataset_error",
             PlanError::Store(_) => "storage_error",
         };
         json!({"type": kind, "message": self.to_string()})

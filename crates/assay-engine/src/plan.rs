@@ -4,8 +4,10 @@
 
 use std::collections::VecDeque;
 
+use assay_domain::columns;
 use assay_domain::manifest::{FewshotStrategy, Manifest, Task, TaskType};
 use assay_domain::template;
+use assay_domain::Principal;
 use assay_sandbox::Sandbox;
 use assay_store::{NewSample, RunRecord, Store};
 use futures::stream::BoxStream;
@@ -14,7 +16,7 @@ use rand::seq::index::sample as sample_indices;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-use crate::dataset::{open_rows, Row};
+use crate::dataset::{open_rows, DatasetRef, Row};
 use crate::embedding_task::{
     auxiliary_text_count, embedding_model_id, render_row as render_embedding_row, texts_per_row,
 };
@@ -63,8 +65,12 @@ pub async fn plan(
             Some(pre) => Some(Preprocessor::start(sandbox, store, &run.owner, task, pre).await?),
             None => None,
         };
-        let what = format!("task {}", task.id);
-        let source = open_rows(store, &run.owner, &task.dataset, &what).await?;
+        let own = DatasetRef {
+            task_id: &task.id,
+            field: "dataset",
+        };
+        let what = own.describe();
+        let source = open_rows(store, &run.owner, &task.dataset, own).await?;
         let mut rows = TaskRows::new(source, preprocessor.as_mut());
         // A task whose few-shot examples come from its own rows: with a preprocessor, the
         // rows are rewritten once and serve as both the pool and the samples.
@@ -136,7 +142,7 @@ impl<'t> RowPlanner<'t> {
         if task.task_type != TaskType::Embedding {
             return Ok(Self::Generated {
                 task,
-                renderer: Renderer::new(store, run, task, own_rows).await?,
+                renderer: Renderer::new(store, &run.owner, task, own_rows).await?,
                 models: &run.object.models,
             });
         }
@@ -282,7 +288,7 @@ impl<'p> TaskRows<'p> {
 }
 
 /// Renders one task's prompts and targets, few-shot examples included.
-struct Renderer<'t> {
+pub(crate) struct Renderer<'t> {
     task: &'t Task,
     fewshot: Option<Fewshot>,
 }
@@ -299,9 +305,11 @@ struct Fewshot {
 }
 
 impl<'t> Renderer<'t> {
-    async fn new(
+    /// Reads and renders the task's few-shot pool, if it has one: the task's own rows as its
+    /// preprocessor left them (`own_rows`), else the pool dataset as stored.
+    pub(crate) async fn new(
         store: &Store,
-        run: &RunRecord,
+        owner: &Principal,
         task: &'t Task,
         own_rows: Option<&[Row]>,
     ) -> Result<Self, PlanError> {
@@ -318,25 +326,29 @@ impl<'t> Renderer<'t> {
             None => serde_json::from_value(json!({}))
                 .map_err(|e| PlanError::Template(format!("few-shot defaults: {e}")))?,
         };
-        let (dataset, same_dataset) = match &config.dataset {
-            Some(d) => (d.clone(), false),
-            None => (task.dataset.clone(), true),
+        let (dataset, pool) = match &config.dataset {
+            Some(d) => (d.clone(), "fewshot.dataset"),
+            None => (task.dataset.clone(), "dataset"),
         };
-        let what = format!("task {} few-shot dataset", task.id);
-        // The task's own rows as its preprocessor left them, else the pool dataset as stored.
+        let same_dataset = config.dataset.is_none();
+        let pool = DatasetRef {
+            task_id: &task.id,
+            field: pool,
+        };
+        let what = pool.describe();
         let mut rows = match (same_dataset, own_rows) {
             (true, Some(rows)) => TaskRows::from_rows(rows.to_vec()),
-            _ => TaskRows::new(open_rows(store, &run.owner, &dataset, &what).await?, None),
+            _ => TaskRows::new(open_rows(store, owner, &dataset, pool).await?, None),
         };
-        let prompt_t = config
-            .prompt_template
-            .clone()
-            .or_else(|| task.prompt_template.clone());
-        let target_t = config
-            .target_template
-            .clone()
-            .or_else(|| task.target_template.clone());
-        let example_t = config.example_template.clone();
+        let prompt_t = match &config.prompt_template {
+            Some(src) => Some(FieldTemplate::new(src, "fewshot.prompt_template")),
+            None => FieldTemplate::of(&task.prompt_template, "prompt_template"),
+        };
+        let target_t = match &config.target_template {
+            Some(src) => Some(FieldTemplate::new(src, "fewshot.target_template")),
+            None => FieldTemplate::of(&task.target_template, "target_template"),
+        };
+        let example_t = FieldTemplate::new(&config.example_template, "fewshot.example_template");
         let mut examples = Vec::new();
         while let Some(row) = rows.next().await {
             if examples.len() >= FEWSHOT_POOL_MAX {
@@ -345,30 +357,13 @@ impl<'t> Renderer<'t> {
                 )));
             }
             let row = row?;
-            let n = examples.len();
-            let prompt = render_field(
-                prompt_t.as_deref(),
-                &PROMPT_COLUMNS,
-                &row,
-                task,
-                n,
-                "prompt",
-            )?;
-            let target = render_field(
-                target_t.as_deref(),
-                &TARGET_COLUMNS,
-                &row,
-                task,
-                n,
-                "target",
-            )?
-            .unwrap_or_default();
-            let example =
-                template::render(&example_t, &json!({"prompt": prompt, "target": target}))
-                    .map_err(|e| {
-                        PlanError::Template(format!("task {} example_template: {e}", task.id))
-                    })?;
-            examples.push(example);
+            let at = format!("{what} row {}", examples.len());
+            let prompt = render_field(prompt_t, &PROMPT_COLUMNS, &row, task, &at)?;
+            let target = render_field(target_t, &TARGET_COLUMNS, &row, task, &at)?;
+            let mut context = Row::new();
+            context.insert("prompt".into(), json!(prompt));
+            context.insert("target".into(), json!(target.unwrap_or_default()));
+            examples.push(example_t.render(&context, &at)?);
         }
         Ok(Self {
             task,
@@ -383,31 +378,28 @@ impl<'t> Renderer<'t> {
         })
     }
 
-    fn render(&self, row: &Row, index: usize) -> Result<(String, Option<String>), PlanError> {
+    pub(crate) fn render(
+        &self,
+        row: &Row,
+        index: usize,
+    ) -> Result<(String, Option<String>), PlanError> {
         let task = self.task;
-        let prompt = render_field(
-            task.prompt_template.as_deref(),
-            &PROMPT_COLUMNS,
-            row,
-            task,
-            index,
-            "prompt",
-        )?
-        .ok_or_else(|| {
-            PlanError::Template(format!(
-                "task {} has no prompt_template and row {index} has none of the columns {}",
-                task.id,
-                PROMPT_COLUMNS.join(", ")
-            ))
+        let at = format!("task {} row {index}", task.id);
+        let prompt_t = FieldTemplate::of(&task.prompt_template, "prompt_template");
+        let prompt = render_field(prompt_t, &PROMPT_COLUMNS, row, task, &at)?.ok_or_else(|| {
+            PlanError::Unusable {
+                field: "prompt_template".into(),
+                template: true,
+                message: format!(
+                    "{at}: the task has no prompt_template and the row has none of the columns \
+                     {} ({}); set prompt_template",
+                    PROMPT_COLUMNS.join(", "),
+                    columns::listing(row)
+                ),
+            }
         })?;
-        let target = render_field(
-            task.target_template.as_deref(),
-            &TARGET_COLUMNS,
-            row,
-            task,
-            index,
-            "target",
-        )?;
+        let target_t = FieldTemplate::of(&task.target_template, "target_template");
+        let target = render_field(target_t, &TARGET_COLUMNS, row, task, &at)?;
         let prompt = match &self.fewshot {
             None => prompt,
             Some(f) => {
@@ -449,32 +441,71 @@ impl Fewshot {
     }
 }
 
+/// A manifest template and the field (within its task) it comes from, which errors name.
+#[derive(Clone, Copy)]
+struct FieldTemplate<'t> {
+    src: &'t str,
+    field: &'static str,
+}
+
+impl<'t> FieldTemplate<'t> {
+    fn new(src: &'t str, field: &'static str) -> Self {
+        Self { src, field }
+    }
+
+    fn of(src: &'t Option<String>, field: &'static str) -> Option<Self> {
+        src.as_deref().map(|src| Self::new(src, field))
+    }
+
+    /// Renders over `context`; `at` says which row (`task qa row 3`). A variable the context
+    /// lacks is named, with the columns there are and the closest of them.
+    fn render(self, context: &Row, at: &str) -> Result<String, PlanError> {
+        template::render(self.src, context).map_err(|error| {
+            let missing = template::missing_variables(self.src, context);
+            let message = match missing.first() {
+                None => format!("{at}: {}: {error}", self.field),
+                Some(first) => {
+                    let names: Vec<String> =
+                        missing.iter().map(|m| format!("{{{{{m}}}}}")).collect();
+                    let mut text = format!(
+                        "{at}: {} uses {}, which the row does not have: {}",
+                        self.field,
+                        names.join(", "),
+                        columns::offered_instead(first, context)
+                    );
+                    if missing.iter().any(|m| m == "choices") {
+                        text.push_str(" (give the task choices, or the rows a choices column)");
+                    }
+                    text
+                }
+            };
+            PlanError::Unusable {
+                field: self.field.to_string(),
+                template: true,
+                message,
+            }
+        })
+    }
+}
+
 /// Renders a template over the row (with `choices` from the task), or without a template
 /// takes the first present fallback column.
 fn render_field(
-    template_src: Option<&str>,
+    template: Option<FieldTemplate<'_>>,
     fallbacks: &[&str],
     row: &Row,
     task: &Task,
-    index: usize,
-    what: &str,
+    at: &str,
 ) -> Result<Option<String>, PlanError> {
-    match template_src {
-        Some(src) => {
+    match template {
+        Some(t) => {
             let mut context = row.clone();
             if let Some(choices) = &task.choices {
                 context
                     .entry("choices".to_string())
                     .or_insert_with(|| json!(choices));
             }
-            template::render(src, &Value::Object(context))
-                .map(Some)
-                .map_err(|e| {
-                    PlanError::Template(format!(
-                        "task {} row {index}: {what}_template: {e}",
-                        task.id
-                    ))
-                })
+            t.render(&context, at).map(Some)
         }
         None => Ok(fallbacks.iter().find_map(|c| row.get(*c)).map(value_text)),
     }

@@ -486,36 +486,44 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
     let samples = server.all_samples(run["id"].as_str().unwrap(), "").await;
     assert_eq!(samples[0]["error"]["stage"], "embedding");
 
-    // An empty text fails planning with the row named.
+    // An empty text cannot be embedded: the suite is refused, naming the row and the field.
     let empty = dataset(
         &server,
         "empty.jsonl",
         &[json!({"sentence1": "fine", "sentence2": "  ", "score": 1})],
     )
     .await;
-    let suite = server
-        .create_suite(json!({"tasks": [
-            {"id": "sts", "type": "embedding", "dataset": empty, "embedding": {"kind": "sts"}}
-        ]}))
-        .await;
-    let run = server
-        .run_to_end(
-            &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
+    let (status, body) = server
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "empty", "manifest": {"tasks": [
+                {"id": "sts", "type": "embedding", "dataset": empty, "embedding": {"kind": "sts"}}
+            ]}}),
         )
         .await;
-    assert_eq!(run["status"], "failed", "{run}");
-    let message = run["error"]["message"].as_str().unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["details"]["param"],
+        "manifest.tasks[0].embedding.text2_column"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("row 0") && message.contains("sentence2"),
+        message.contains("task sts row 0: column sentence2 is empty"),
         "{message}"
     );
 
     // Auxiliary datasets from the Hugging Face hub are refused up front.
     let queries = dataset(&server, "q.jsonl", &[json!({"_id": "q", "text": "x"})]).await;
+    let qrels = dataset(
+        &server,
+        "qrels.jsonl",
+        &[json!({"query-id": "q", "corpus-id": "d", "score": 1})],
+    )
+    .await;
     let suite = server
         .create_suite(json!({"tasks": [
             {"id": "ret", "type": "embedding", "dataset": queries,
-             "embedding": {"kind": "retrieval", "corpus_dataset": {"path": "org/corpus"}, "qrels_dataset": queries}}
+             "embedding": {"kind": "retrieval", "corpus_dataset": {"path": "org/corpus"}, "qrels_dataset": qrels}}
         ]}))
         .await;
     let (status, body) = server
@@ -532,7 +540,7 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
             "/api/v1/llm/evals/suites",
             &json!({"name": "k", "manifest": {"tasks": [
                 {"id": "ret", "type": "embedding", "dataset": queries,
-                 "embedding": {"kind": "retrieval", "corpus_dataset": queries, "qrels_dataset": queries, "k_values": ks}}]}}),
+                 "embedding": {"kind": "retrieval", "corpus_dataset": queries, "qrels_dataset": qrels, "k_values": ks}}]}}),
         )
         .await;
     assert_error(status, &body, 400, "manifest.tasks[0].embedding.k_values");

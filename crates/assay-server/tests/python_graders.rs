@@ -354,6 +354,28 @@ async fn preprocessors_rewrite_rows_before_rendering() {
     let message = run["error"]["message"].as_str().unwrap();
     assert!(message.contains("ZeroDivisionError"), "{message}");
     assert!(message.contains("line 2, in transform"), "{message}");
+
+    // Rows a preprocessor rewrites are checked when the run plans, with the wording suite
+    // creation uses for uploaded rows, before any model call.
+    let calls_before = server.models.requests().total;
+    let renamed = server
+        .create_suite(
+            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": data},
+            "prompt_template": "{{word}}",
+            "preprocess": {"source": "def transform(row):\n    return {'wrod': row['word']}\n"}}]}),
+        )
+        .await;
+    let run = server
+        .run_to_end(&json!({"suite_id": renamed, "models": ["fake"]}))
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["type"], "template_error");
+    assert_eq!(
+        run["error"]["message"],
+        "task t row 0: prompt_template uses {{word}}, which the row does not have: \
+         its columns are wrod; did you mean wrod?"
+    );
+    assert_eq!(server.models.requests().total, calls_before);
 }
 
 #[tokio::test]

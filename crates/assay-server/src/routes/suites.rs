@@ -7,6 +7,7 @@ use assay_domain::api::{
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
+use assay_engine::dataset_check::{check_datasets, DatasetCheckError};
 use assay_engine::python::{check_code, load_code, CheckError, CodeError, Entry};
 use assay_store::{NewSuite, NewVersion, StoreError};
 use axum::extract::{Path, State};
@@ -76,6 +77,12 @@ async fn prepare_version(
         }
     }
     check_python(state, caller, &parsed).await?;
+    check_datasets(&state.store, caller, &parsed, "manifest")
+        .await
+        .map_err(|e| match e {
+            DatasetCheckError::Unusable { path, message } => ApiError::invalid(path, message),
+            DatasetCheckError::Store(e) => e.into(),
+        })?;
     Ok(NewVersion {
         manifest,
         dataset_file_ids: file_ids,
