@@ -608,7 +608,11 @@ def test_suite_versions(sdk: SDK, wire: WireRecorder, files: SimpleNamespace) ->
     assert by_number[2].manifest.tasks == v2.manifest.tasks
 
     # make_active defaults to true.
-    v3 = sdk.llm.evals.create_suite_version(suite_id=suite.id, manifest=minimal_manifest(files.csv.id))
+    manifest_v3 = minimal_manifest(files.csv.id)
+    manifest_v3["tasks"][0].update(
+        dataset={"file_id": files.csv.id, "format": "csv"}, prompt_template="{{text}}", target_template="{{label}}"
+    )
+    v3 = sdk.llm.evals.create_suite_version(suite_id=suite.id, manifest=manifest_v3)
     assert wire.last.request_json.get("make_active", True) is True
     assert v3.version == 3
     after_v3 = sdk.llm.evals.get_suite(suite_id=suite.id)
@@ -836,7 +840,7 @@ def test_a_template_variable_no_row_has_is_refused_with_the_columns(sdk: SDK, fi
     assert "its columns are label, text; did you mean label?" in message, message
 
     # `choices` without the task's choices or a column says where choices come from.
-    param, message = refusal(sdk, qa_task(files.csv.id, prompt_template="{{text}} {{ choices | join(', ') }}"))
+    param, message = refusal(sdk, qa_task(files.csv.id, prompt_template="{{text}} {% for c in choices %}{{c}} {% endfor %}"))
     assert param == "manifest.tasks[0].prompt_template"
     assert "give the task choices" in message, message
 

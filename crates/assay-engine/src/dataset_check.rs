@@ -65,20 +65,15 @@ async fn check_task(store: &Store, owner: &Principal, task: &Task) -> Result<(),
         field: "dataset",
     };
     if let (TaskType::Embedding, Some(c)) = (task.task_type, &task.embedding) {
-        let mut datasets = vec![("dataset", Some(&task.dataset))];
-        for name in c.kind.required_datasets() {
-            let dataset = match *name {
-                "train_dataset" => c.train_dataset.as_ref(),
-                "corpus_dataset" => c.corpus_dataset.as_ref(),
-                "qrels_dataset" => c.qrels_dataset.as_ref(),
-                _ => c.top_ranked_dataset.as_ref(),
-            };
-            datasets.push((name, dataset));
-        }
+        // The eval rows, and the auxiliary datasets this kind reads.
+        let datasets = std::iter::once(("dataset", &task.dataset)).chain(
+            c.aux_datasets()
+                .filter(|(name, _)| c.kind.required_datasets().contains(name)),
+        );
         for (name, dataset) in datasets {
-            let Some(dataset) = dataset.filter(|d| is_file(d)) else {
+            if !is_file(dataset) {
                 continue;
-            };
+            }
             let field = if name == "dataset" {
                 name.to_string()
             } else {
