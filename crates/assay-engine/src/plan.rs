@@ -363,7 +363,7 @@ impl<'t> Renderer<'t> {
             let mut context = Row::new();
             context.insert("prompt".into(), json!(prompt));
             context.insert("target".into(), json!(target.unwrap_or_default()));
-            examples.push(example_t.render(&context, &at)?);
+            examples.push(example_t.render(&context, &context, &at)?);
         }
         Ok(Self {
             task,
@@ -457,9 +457,9 @@ impl<'t> FieldTemplate<'t> {
         src.as_deref().map(|src| Self::new(src, field))
     }
 
-    /// Renders over `context`; `at` says which row (`task qa row 3`). A variable the context
-    /// lacks is named, with the columns there are and the closest of them.
-    fn render(self, context: &Row, at: &str) -> Result<String, PlanError> {
+    /// Renders over `context`, made from `row`; `at` says which row (`task qa row 3`). A
+    /// variable the context lacks is named, with the row's columns and the closest of them.
+    fn render(self, context: &Row, row: &Row, at: &str) -> Result<String, PlanError> {
         template::render(self.src, context).map_err(|error| {
             let missing = template::missing_variables(self.src, context);
             let message = match missing.first() {
@@ -471,7 +471,7 @@ impl<'t> FieldTemplate<'t> {
                         "{at}: {} uses {}, which the row does not have: {}",
                         self.field,
                         names.join(", "),
-                        columns::offered_instead(first, context)
+                        columns::offered_instead(first, row)
                     );
                     if missing.iter().any(|m| m == "choices") {
                         text.push_str(" (give the task choices, or the rows a choices column)");
@@ -505,7 +505,7 @@ fn render_field(
                     .entry("choices".to_string())
                     .or_insert_with(|| json!(choices));
             }
-            t.render(&context, at).map(Some)
+            t.render(&context, row, at).map(Some)
         }
         None => Ok(fallbacks.iter().find_map(|c| row.get(*c)).map(value_text)),
     }

@@ -259,7 +259,9 @@ async fn bad_suite_requests_name_the_field() {
         .upload_as(&server.key, "b.jsonl", b"{}", "batch")
         .await;
     let batch_id = batch["id"].as_str().unwrap();
-    let txt = server.upload("rows.txt", b"{}").await;
+    let txt = server
+        .upload("rows.txt", b"{\"question\": \"2+2?\", \"answer\": \"4\"}\n")
+        .await;
     let txt_id = txt["id"].as_str().unwrap();
 
     let good = manifest(&file_id);
