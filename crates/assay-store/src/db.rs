@@ -141,3 +141,28 @@ mod tests {
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }
+
+impl crate::Store {
+    /// Runs `work` in one transaction and commits it. On any failure the transaction is
+    /// rolled back; a connection that failed at the database level is closed rather than
+    /// returned to the pool. SQLite rolls a transaction back by itself on a full disk or an
+    /// I/O error, after which the driver's idea of the connection's transaction state is
+    /// wrong: reused, such a connection can end up holding the write lock for good.
+    pub(crate) async fn in_transaction<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let outcome = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let value = work(&mut tx).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        .await;
+        if outcome.as_ref().is_err_and(StoreError::is_database_error) {
+            conn.close_on_drop();
+        }
+        outcome
+    }
+}

@@ -10,6 +10,7 @@ mod cache;
 mod db;
 mod error;
 mod files;
+mod health;
 mod keys;
 mod runs;
 mod samples;
@@ -19,8 +20,9 @@ mod task_metrics;
 
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
 pub use db::{Backend, DatabaseConfig};
-pub use error::{PutError, StoreError};
+pub use error::{FaultKind, PutError, StorageFault, StorageResource, StoreError};
 pub use files::{FileFilter, NewFile, StoredFile};
+pub use health::{ActiveFault, Backoff, StorageHealth};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
@@ -35,6 +37,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     blobs: BlobStore,
+    health: StorageHealth,
 }
 
 impl Store {
@@ -49,6 +52,7 @@ impl Store {
             pool,
             backend,
             blobs,
+            health: StorageHealth::default(),
         })
     }
 

@@ -7,7 +7,7 @@ use assay_domain::api::{PageRequest, SampleObject, SampleStatus};
 use assay_domain::{ids, now_unix, Principal};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql::{into_page, to_json, Sql};
@@ -155,27 +155,28 @@ impl Store {
             return Ok(());
         }
         let now = now_unix();
-        let mut tx = self.pool.begin().await?;
-        for s in samples {
-            sqlx::query(
-                "INSERT INTO samples (id, run_id, task_id, model, sample_index, status, dataset_row, prompt, \
-                 target, scores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, '{}', $9, $9) \
-                 ON CONFLICT (run_id, task_id, model, sample_index) DO NOTHING",
-            )
-            .bind(ids::new_id(ids::SAMPLE))
-            .bind(run_id)
-            .bind(&s.task_id)
-            .bind(&s.model)
-            .bind(s.sample_index)
-            .bind(to_json(&s.dataset_row))
-            .bind(&s.prompt)
-            .bind(&s.target)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.in_transaction(async |conn| {
+            for s in samples {
+                sqlx::query(
+                    "INSERT INTO samples (id, run_id, task_id, model, sample_index, status, dataset_row, prompt, \
+                     target, scores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, '{}', $9, $9) \
+                     ON CONFLICT (run_id, task_id, model, sample_index) DO NOTHING",
+                )
+                .bind(ids::new_id(ids::SAMPLE))
+                .bind(run_id)
+                .bind(&s.task_id)
+                .bind(&s.model)
+                .bind(s.sample_index)
+                .bind(to_json(&s.dataset_row))
+                .bind(&s.prompt)
+                .bind(&s.target)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// How many samples a run has.
@@ -382,38 +383,39 @@ impl Store {
         updates: impl Iterator<Item = &'a SampleUpdate>,
     ) -> Result<(), StoreError> {
         let now = now_unix();
-        let mut tx = self.pool.begin().await?;
-        // run id → (completed, failed) deltas.
-        let mut deltas: HashMap<String, (i64, i64)> = HashMap::new();
-        for update in updates {
-            apply_one(&mut tx, update, now, &mut deltas).await?;
-        }
-        for (run_id, (completed, failed)) in deltas {
-            sqlx::query(
-                "UPDATE runs SET completed = completed + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(completed)
-            .bind(failed)
-            .bind(now)
-            .bind(&run_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.in_transaction(async |conn| {
+            // run id → (completed, failed) deltas.
+            let mut deltas: HashMap<String, (i64, i64)> = HashMap::new();
+            for update in updates {
+                apply_one(conn, update, now, &mut deltas).await?;
+            }
+            for (run_id, (completed, failed)) in deltas {
+                sqlx::query(
+                    "UPDATE runs SET completed = completed + $1, failed = failed + $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(completed)
+                .bind(failed)
+                .bind(now)
+                .bind(&run_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
-async fn run_of(tx: &mut Transaction<'static, Any>, sample_id: &str) -> Result<String, StoreError> {
+async fn run_of(conn: &mut AnyConnection, sample_id: &str) -> Result<String, StoreError> {
     let row = sqlx::query("SELECT run_id FROM samples WHERE id = $1")
         .bind(sample_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     Ok(row.try_get("run_id")?)
 }
 
 async fn apply_one(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     update: &SampleUpdate,
     now: i64,
     deltas: &mut HashMap<String, (i64, i64)>,
@@ -426,7 +428,7 @@ async fn apply_one(
             )
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         SampleUpdate::Generated {
@@ -456,7 +458,7 @@ async fn apply_one(
             .bind(to_json(phase_timings))
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         SampleUpdate::Scoring { id } => {
@@ -466,7 +468,7 @@ async fn apply_one(
             )
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         SampleUpdate::Completed {
@@ -484,10 +486,10 @@ async fn apply_one(
             .bind(judge.as_ref().map(to_json))
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 1 {
-                deltas.entry(run_of(tx, id).await?).or_default().0 += 1;
+                deltas.entry(run_of(conn, id).await?).or_default().0 += 1;
             }
         }
         SampleUpdate::Failed {
@@ -503,10 +505,10 @@ async fn apply_one(
             .bind(*attempts)
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 1 {
-                deltas.entry(run_of(tx, id).await?).or_default().1 += 1;
+                deltas.entry(run_of(conn, id).await?).or_default().1 += 1;
             }
         }
     }

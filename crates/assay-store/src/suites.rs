@@ -3,7 +3,7 @@
 use assay_domain::api::{Metadata, PageRequest, SuiteAccess, SuiteObject, SuiteVersionObject};
 use assay_domain::{ids, now_unix, Principal};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use crate::sql::{
     bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Sql,
@@ -65,7 +65,7 @@ fn read_version(row: &AnyRow) -> Result<SuiteVersionObject, StoreError> {
 }
 
 async fn insert_version(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     suite_id: &str,
     number: i64,
     version: &NewVersion,
@@ -92,7 +92,7 @@ async fn insert_version(
     .bind(to_json(&object.dataset_file_ids))
     .bind(to_json(&object.metadata))
     .bind(created_at)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(object)
 }
@@ -107,24 +107,26 @@ impl Store {
     ) -> Result<SuiteObject, StoreError> {
         let id = ids::new_id(ids::SUITE);
         let now = now_unix();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO suites (id, org_id, team_id, user_id, name, description, metadata, \
+        self.in_transaction(async |conn| {
+            sqlx::query(
+                "INSERT INTO suites (id, org_id, team_id, user_id, name, description, metadata, \
              active_version, latest_version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 1, $8, $8)",
-        )
-        .bind(&id)
-        .bind(&owner.org_id)
-        .bind(&owner.team_id)
-        .bind(&owner.user_id)
-        .bind(&suite.name)
-        .bind(&suite.description)
-        .bind(to_json(&suite.metadata))
-        .bind(now)
-        .execute(&mut *tx)
+            )
+            .bind(&id)
+            .bind(&owner.org_id)
+            .bind(&owner.team_id)
+            .bind(&owner.user_id)
+            .bind(&suite.name)
+            .bind(&suite.description)
+            .bind(to_json(&suite.metadata))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            insert_version(conn, &id, 1, version, now).await?;
+            Ok(())
+        })
         .await?;
-        insert_version(&mut tx, &id, 1, version, now).await?;
-        tx.commit().await?;
         self.get_suite(owner, &id).await
     }
 
@@ -166,22 +168,23 @@ impl Store {
         sql.param();
         sql.push(" AND suites.deleted_at IS NULL AND ");
         push_visible(&mut sql, "suites");
-        let mut tx = self.pool.begin().await?;
-        let done = bind_visible(sqlx::query(&sql.text).bind(now_unix()).bind(id), caller)
-            .execute(&mut *tx)
+        self.in_transaction(async |conn| {
+            let done = bind_visible(sqlx::query(&sql.text).bind(now_unix()).bind(id), caller)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let runs = sqlx::query(
+                "UPDATE runs SET deleted_at = $1 WHERE suite_id = $2 AND deleted_at IS NULL",
+            )
+            .bind(now_unix())
+            .bind(id)
+            .execute(&mut *conn)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let runs = sqlx::query(
-            "UPDATE runs SET deleted_at = $1 WHERE suite_id = $2 AND deleted_at IS NULL",
-        )
-        .bind(now_unix())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(runs.rows_affected() as i64)
+            Ok(runs.rows_affected() as i64)
+        })
+        .await
     }
 
     /// Adds the next version to a suite the caller owns, optionally making it active.
@@ -193,33 +196,33 @@ impl Store {
         make_active: bool,
     ) -> Result<SuiteVersionObject, StoreError> {
         let now = now_unix();
-        let mut tx = self.pool.begin().await?;
-        // Bump the counter first: the write takes the row (Postgres) or database (SQLite)
-        // lock, so concurrent creators get consecutive numbers.
-        let mut sql =
-            Sql::new("UPDATE suites SET latest_version = latest_version + 1, updated_at = ");
-        sql.param();
-        sql.push(", active_version = CASE WHEN ");
-        sql.param();
-        sql.push(" THEN latest_version + 1 ELSE active_version END WHERE suites.id = ");
-        sql.param();
-        sql.push(" AND suites.deleted_at IS NULL AND ");
-        push_visible(&mut sql, "suites");
-        sql.push(" RETURNING latest_version");
-        let row = bind_visible(
-            sqlx::query(&sql.text)
-                .bind(now)
-                .bind(make_active)
-                .bind(suite_id),
-            caller,
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let number: i64 = row.try_get("latest_version")?;
-        let object = insert_version(&mut tx, suite_id, number, version, now).await?;
-        tx.commit().await?;
-        Ok(object)
+        self.in_transaction(async |conn| {
+            // Bump the counter first: the write takes the row (Postgres) or database (SQLite)
+            // lock, so concurrent creators get consecutive numbers.
+            let mut sql =
+                Sql::new("UPDATE suites SET latest_version = latest_version + 1, updated_at = ");
+            sql.param();
+            sql.push(", active_version = CASE WHEN ");
+            sql.param();
+            sql.push(" THEN latest_version + 1 ELSE active_version END WHERE suites.id = ");
+            sql.param();
+            sql.push(" AND suites.deleted_at IS NULL AND ");
+            push_visible(&mut sql, "suites");
+            sql.push(" RETURNING latest_version");
+            let row = bind_visible(
+                sqlx::query(&sql.text)
+                    .bind(now)
+                    .bind(make_active)
+                    .bind(suite_id),
+                caller,
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            let number: i64 = row.try_get("latest_version")?;
+            insert_version(conn, suite_id, number, version, now).await
+        })
+        .await
     }
 
     /// A page of a visible suite's versions, in version order.
