@@ -67,6 +67,14 @@ pub struct ExecutorSection {
     /// Most runs this process executes at once (default 16).
     #[serde(default = "default_max_runs")]
     pub max_runs: usize,
+    /// Seconds a run waits for failing storage (a full disk, an unreachable database or
+    /// object store) before it fails with `storage_error` (default 600).
+    #[serde(default = "default_storage_wait_seconds")]
+    pub storage_wait_seconds: u64,
+}
+
+fn default_storage_wait_seconds() -> u64 {
+    600
 }
 
 fn default_lease_seconds() -> i64 {
@@ -85,6 +93,7 @@ impl Default for ExecutorSection {
             node_id: None,
             lease_seconds: default_lease_seconds(),
             max_runs: default_max_runs(),
+            storage_wait_seconds: default_storage_wait_seconds(),
         }
     }
 }
@@ -97,6 +106,7 @@ impl ExecutorSection {
             node_id: self.node_id.clone().unwrap_or(defaults.node_id),
             lease_seconds: self.lease_seconds.max(3),
             max_runs: self.max_runs.max(1),
+            storage_wait: std::time::Duration::from_secs(self.storage_wait_seconds.max(1)),
             ..defaults
         }
     }

@@ -279,6 +279,7 @@ async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String
         .await
         .map_err(|e| match e {
             assay_store::PutError::Source(e) => PlanError::Store(e),
+            assay_store::PutError::Blob(e) => PlanError::Store(StoreError::Blob(e)),
             other => PlanError::Store(StoreError::Write(other.to_string())),
         })?;
     record_artifact(

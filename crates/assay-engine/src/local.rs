@@ -25,6 +25,8 @@ pub struct ExecutorConfig {
     pub poll: Duration,
     /// Most runs this process executes at once.
     pub max_runs: usize,
+    /// How long a run waits for failing storage before it fails with `storage_error`.
+    pub storage_wait: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -34,6 +36,7 @@ impl Default for ExecutorConfig {
             lease_seconds: 30,
             poll: Duration::from_secs(2),
             max_runs: 16,
+            storage_wait: Duration::from_secs(600),
         }
     }
 }
@@ -175,7 +178,7 @@ impl Inner {
             let token = token.clone();
             tokio::spawn(async move { this.heartbeat(&run_id, &token).await })
         };
-        let result = self.stages.execute(run_id, &token).await;
+        let result = self.execute_patiently(run_id, &token).await;
         heartbeat.abort();
         if let Err(e) = result {
             tracing::warn!(run_id, error = %e, "run interrupted; it resumes when its lease is next taken");
@@ -183,6 +186,79 @@ impl Inner {
         if let Err(e) = self.store.release_run(run_id, &self.config.node_id).await {
             tracing::warn!(run_id, error = %e, "could not release the run lease");
         }
+    }
+
+    /// Executes the run, riding out storage outages: a stage that failed on one is tried again
+    /// with backoff (every stage resumes from the durable state), and the sample writer holds
+    /// finished work meanwhile. An outage that lasts longer than `storage_wait` fails the run
+    /// with `storage_error`, recorded as soon as the database takes the write.
+    async fn execute_patiently(
+        &self,
+        run_id: &str,
+        token: &CancellationToken,
+    ) -> Result<(), crate::PlanError> {
+        let mut backoff = assay_store::Backoff::default();
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.stages.execute(run_id, token) => outcome,
+                fault = self.outage_outlasting(self.config.storage_wait) => {
+                    return self.give_up(run_id, fault).await;
+                }
+            };
+            match outcome {
+                Err(e) if e.is_transient() && !token.is_cancelled() => {
+                    if let crate::PlanError::Store(store) = &e {
+                        if let Some(fault) = store.storage_fault() {
+                            self.store.health().failing(fault);
+                        }
+                    }
+                    tracing::debug!(run_id, error = %e, "waiting for storage");
+                    tokio::select! {
+                        _ = backoff.wait() => {}
+                        _ = token.cancelled() => return Ok(()),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Resolves once some storage outage has lasted longer than `wait`, with that outage.
+    async fn outage_outlasting(&self, wait: Duration) -> assay_store::ActiveFault {
+        loop {
+            if let Some(active) = self.store.health().oldest() {
+                if active.started.elapsed() >= wait {
+                    return active;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Fails the run after an outage outlasted the wait, retrying the write until it lands.
+    async fn give_up(
+        &self,
+        run_id: &str,
+        active: assay_store::ActiveFault,
+    ) -> Result<(), crate::PlanError> {
+        tracing::error!(run_id, cause = %active.fault, "storage failed for too long; failing the run");
+        let error = serde_json::json!({
+            "type": "storage_error",
+            "message": format!(
+                "{} for longer than {} s; the run was stopped",
+                active.fault.summary(),
+                self.config.storage_wait.as_secs()
+            ),
+            "cause": active.fault.cause,
+        });
+        self.store
+            .retrying(
+                assay_store::StorageResource::Database,
+                "failing the run",
+                || self.store.fail_run(run_id, &error),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Renews the lease and watches for cancellation requested through another process.

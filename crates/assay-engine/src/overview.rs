@@ -1,8 +1,9 @@
 //! The run overview: a scan of the run's samples into trial counts, the average of one
 //! score, cost and tokens (the expensive read kept off `GET run`, which is polled).
 
-use assay_domain::api::{RunOverview, TrialCounts};
-use assay_store::{RunRecord, Store, StoreError};
+use assay_domain::api::{RunObject, RunOverview, TrialCounts};
+use assay_store::{RunRecord, StorageHealth, Store, StoreError};
+use serde_json::json;
 
 use crate::aggregate::{scan_samples, Aggregate};
 
@@ -37,4 +38,22 @@ pub async fn overview(
         cost_usd: agg.cost_usd.or(o.cost_usd),
         tokens: agg.tokens(),
     })
+}
+
+/// Shows a storage outage on an unfinished run, which cannot move until storage is back:
+/// while the store records an outage, the run's `error` (otherwise null until it ends) reads
+/// `{"type": "waiting_for_storage", "message", "resource", "since"}`. Computed when the run is
+/// read, never stored: the outage may be exactly what keeps the database from taking writes.
+pub fn note_storage_wait(health: &StorageHealth, run: &mut RunObject) {
+    if run.status.is_terminal() || run.error.is_some() {
+        return;
+    }
+    if let Some(active) = health.oldest() {
+        run.error = Some(json!({
+            "type": "waiting_for_storage",
+            "message": format!("{}; the run continues when it is back", active.fault.summary()),
+            "resource": active.fault.resource.as_str(),
+            "since": active.since,
+        }));
+    }
 }

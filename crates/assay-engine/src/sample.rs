@@ -14,7 +14,8 @@ use assay_domain::manifest::{Manifest, Task, TaskType};
 use assay_models::{ErrorKind, Gateway, ResolvedModel, Role};
 use assay_scoring::metrics::MetricInput;
 use assay_store::{
-    RunRecord, SampleUpdate, SampleUsage, SampleWriter, Store, StoreError, StoredSample,
+    RunRecord, SampleUpdate, SampleUsage, SampleWriter, StorageResource, Store, StoreError,
+    StoredSample,
 };
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
@@ -269,7 +270,13 @@ impl Stages {
         let mut tasks: JoinSet<Result<(), StoreError>> = JoinSet::new();
         let mut after = 0;
         'pages: loop {
-            let page = self.store.sample_batch(run_id, after, PAGE, true).await?;
+            // Waits out a storage outage here rather than abandoning the samples in flight.
+            let page = self
+                .store
+                .retrying(StorageResource::Database, "reading samples", || {
+                    self.store.sample_batch(run_id, after, PAGE, true)
+                })
+                .await?;
             if page.is_empty() {
                 break;
             }

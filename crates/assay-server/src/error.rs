@@ -2,7 +2,7 @@
 //! `{"error": {"message", "type", "code", "details"}}`.
 
 use assay_domain::ValidationError;
-use assay_store::StoreError;
+use assay_store::{FaultKind, StorageFault, StoreError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,6 +30,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Storage is full (507): the operator must free space.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Any other status, e.g. a framework rejection such as 415.
     #[error("{1}")]
     Other(StatusCode, String),
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Other(status, _) => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -69,6 +73,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "request_too_large",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::Other(status, _) if status.is_server_error() => "server_error",
             ApiError::Other(..) => "invalid_request_error",
             ApiError::Internal(_) => "server_error",
@@ -163,10 +168,25 @@ impl From<StoreError> for ApiError {
                 ApiError::invalid("after", format!("{id} is not an id in this list"))
             }
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            e if e.is_unavailable() => {
-                ApiError::Unavailable("the database is unavailable; try again".into())
-            }
-            other => ApiError::Internal(other.to_string()),
+            other => match other.storage_fault() {
+                Some(fault) => ApiError::from(fault),
+                None => ApiError::Internal(other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<StorageFault> for ApiError {
+    /// 507 for a full disk, 503 for storage that is unreachable or failing; the cause is
+    /// logged, the client gets a sentence it can act on.
+    fn from(fault: StorageFault) -> Self {
+        tracing::warn!(cause = %fault.cause, "request refused: storage is failing");
+        match fault.kind {
+            FaultKind::Full => ApiError::InsufficientStorage(format!(
+                "{}; the request was not stored",
+                fault.summary()
+            )),
+            FaultKind::Unavailable => ApiError::Unavailable(fault.summary()),
         }
     }
 }

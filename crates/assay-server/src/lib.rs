@@ -218,9 +218,23 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let monitor = tokio::spawn(watch_storage(state.store.clone()));
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    monitor.abort();
+    served
+}
+
+/// Probes the storage every few seconds (every second during an outage), so that readiness,
+/// the run views and waiting runs learn of an outage and of its end without a request having
+/// to fail first.
+async fn watch_storage(store: Store) {
+    loop {
+        let faults = store.probe_storage().await;
+        let every = if faults.is_empty() { 5 } else { 1 };
+        tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+    }
 }
 
 /// Status code helper for tests and callers outside this crate.

@@ -118,30 +118,6 @@ fn sqlite_path(url: &str) -> Option<&Path> {
     (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backend_from_url() {
-        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            Backend::from_url("postgres://u@localhost/db").unwrap(),
-            Backend::Postgres
-        );
-        assert!(Backend::from_url("mysql://x").is_err());
-    }
-
-    #[test]
-    fn sqlite_paths() {
-        assert_eq!(
-            sqlite_path("sqlite://data/a.db?mode=rwc"),
-            Some(Path::new("data/a.db"))
-        );
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-    }
-}
-
 impl crate::Store {
     /// Runs `work` in one transaction and commits it. On any failure the transaction is
     /// rolled back; a connection that failed at the database level is closed rather than
@@ -164,5 +140,29 @@ impl crate::Store {
             conn.close_on_drop();
         }
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgres://u@localhost/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/a.db?mode=rwc"),
+            Some(Path::new("data/a.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql::{into_page, to_json, Sql};
-use crate::{Store, StoreError};
+use crate::{StorageResource, Store, StoreError};
 
 /// A sample about to be persisted by planning.
 #[derive(Debug, Clone)]
@@ -365,7 +365,14 @@ impl Store {
                     Err(_) => break,
                 }
             }
-            let result = self.apply_updates(batch.iter().map(|(u, _)| u)).await;
+            // A storage outage holds the batch (and, through the bounded channel, the
+            // samples behind it) until storage is back; nothing computed is dropped, and a
+            // repeated batch cannot double-count (terminal samples are never updated again).
+            let result = self
+                .retrying(StorageResource::Database, "sample write", || {
+                    self.apply_updates(batch.iter().map(|(u, _)| u))
+                })
+                .await;
             let outcome = result.map_err(|e| e.to_string());
             if let Err(e) = &outcome {
                 tracing::error!(error = %e, updates = batch.len(), "sample write failed");

@@ -86,7 +86,10 @@ pub async fn upload_file(
                                 "the file exceeds the upload limit of {limit} bytes"
                             )),
                             PutError::Source(e) => multipart_error(e),
-                            PutError::Blob(e) => ApiError::Internal(format!("storing upload: {e}")),
+                            e @ PutError::Blob(_) => match e.storage_fault() {
+                                Some(fault) => ApiError::from(fault),
+                                None => ApiError::Internal(format!("storing upload: {e}")),
+                            },
                         })?;
                     stored = Some((filename, outcome));
                 }

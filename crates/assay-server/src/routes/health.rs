@@ -13,14 +13,19 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database and the blob store both take a write. While either fails (a full
+/// disk, an unreachable database or object store) the answer is 503 naming the cause.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "ready"), (status = 503, description = "the database is not reachable")))]
+    responses((status = 200, description = "ready"),
+        (status = 503, description = "storage is failing; the message names what and why")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
-    Ok(Json(json!({ "status": "ready" })))
+    let faults = state.store.probe_storage().await;
+    if faults.is_empty() {
+        return Ok(Json(json!({ "status": "ready" })));
+    }
+    let causes: Vec<String> = faults.iter().map(ToString::to_string).collect();
+    Err(ApiError::Unavailable(format!(
+        "not ready: {}",
+        causes.join("; ")
+    )))
 }

@@ -8,6 +8,7 @@ use assay_domain::manifest::{
     similarity_threshold, DatasetSource, JudgeConfig, Manifest, Task, TaskType,
 };
 use assay_domain::{error::index, MAX_SAFE_INT};
+use assay_engine::overview::note_storage_wait;
 use assay_engine::Role;
 use assay_store::{NewRun, RunFilter, SampleFilter, StoreError};
 use axum::extract::{Path, State};
@@ -229,7 +230,10 @@ pub async fn list_runs(
         suite_version: q.suite_version,
         status: q.status,
     };
-    let (data, has_more) = state.store.list_runs(&caller, &filter, &page).await?;
+    let (mut data, has_more) = state.store.list_runs(&caller, &filter, &page).await?;
+    for run in &mut data {
+        note_storage_wait(state.store.health(), run);
+    }
     Ok(Json(ListObject::new(data, has_more)))
 }
 
@@ -243,8 +247,9 @@ pub async fn get_run(
     Caller(caller): Caller,
     Path(run_id): Path<String>,
 ) -> Result<Json<RunObject>, ApiError> {
-    let run = find_run(&state, &caller, &run_id).await?;
-    Ok(Json(run.object))
+    let mut run = find_run(&state, &caller, &run_id).await?.object;
+    note_storage_wait(state.store.health(), &mut run);
+    Ok(Json(run))
 }
 
 /// Delete a run (soft): it disappears from lists and reads.

@@ -1,0 +1,262 @@
+//! Storage faults in the middle of a run: the data directory's filesystem filling up, and
+//! space coming back. The run must wait, say so, and finish with every sample exactly once,
+//! without a restart.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assay_testkit::{FakeModelOptions, FakeModelServer};
+use common::{api, assert_each_index_once, start_with, KEY};
+use serde_json::{json, Value};
+
+/// A small tmpfs mounted over a temporary directory (root only), unmounted on drop.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// Mounts a tmpfs of `mib` MiB, or explains why the test cannot run here.
+    fn mount(mib: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(Self { dir }),
+            _ => {
+                eprintln!(
+                    "SKIPPED: cannot mount a small tmpfs here (needs root and mount(8)); \
+                     the full-disk test did not run"
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file until the filesystem is full; returns its path.
+    fn fill(&self) -> PathBuf {
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 4096];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = file.flush();
+        path
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+async fn readyz(base: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{base}/readyz"))
+        .await
+        .expect("readyz");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_data_directory_pauses_the_run_until_space_returns() {
+    let Some(fs) = SmallFs::mount(24) else { return };
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let data = fs.path().join("data");
+    let server = start_with(
+        &data,
+        &[
+            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+        ],
+    )
+    .await;
+    let a = api(&server);
+    let suite = a.suite(200, "fulldisk").await;
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
+    })
+    .await;
+
+    let filler = fs.fill();
+    // The server notices on its next write and says so.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = readyz(&server.base).await;
+        if status == 503 {
+            eprintln!("readyz while full: {body}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz stayed {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waiting = a.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
+    assert_eq!(waiting["status"], "in_progress", "{waiting}");
+    assert_eq!(waiting["error"]["type"], "waiting_for_storage", "{waiting}");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/llm/files", server.base))
+        .bearer_auth(KEY)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part(
+                    "file",
+                    reqwest::multipart::Part::text("{\"q\": 1}\n".repeat(1000))
+                        .file_name("x.jsonl"),
+                )
+                .text("purpose", "evals"),
+        )
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("envelope");
+    eprintln!("upload while full: {status} {body}");
+    assert_eq!(status, 507, "{body}");
+    assert_eq!(body["error"]["type"], "insufficient_storage", "{body}");
+
+    std::fs::remove_file(&filler).expect("free the space");
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": 200, "completed": 200, "failed": 0})
+    );
+    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0, "{run}");
+    let samples = a.samples(&run_id).await;
+    assert_each_index_once(&samples, 200);
+    assert_eq!(
+        models.requests().total,
+        200,
+        "no sample was generated twice"
+    );
+    assert_eq!(readyz(&server.base).await.0, 200);
+}
+
+/// A server whose blob store lives on a small filesystem that is already full, with the
+/// dataset uploaded before it filled; the database has room. Returns the run, which plans
+/// and generates (reads still work) but cannot write its artifacts.
+async fn run_with_full_blob_store(
+    fs: &SmallFs,
+    data: &Path,
+    models: &FakeModelServer,
+    extra_env: &[(&str, String)],
+) -> (common::Server, String, PathBuf) {
+    let mut env = vec![
+        ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+        ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+        (
+            "ASSAY_STORAGE_PATH",
+            fs.path().join("blobs").display().to_string(),
+        ),
+    ];
+    env.extend_from_slice(extra_env);
+    let server = start_with(data, &env).await;
+    let a = api(&server);
+    let suite = a.suite(40, "fullblobs").await;
+    let filler = fs.fill();
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 8}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    (server, run_id, filler)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_blob_store_holds_finalize_until_space_returns() {
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, run_id, filler) = run_with_full_blob_store(&fs, data.path(), &models, &[]).await;
+    let a = api(&server);
+    let waiting = a
+        .wait(&run_id, |r| {
+            r["status"] == "finalizing" && r["error"]["type"] == "waiting_for_storage"
+        })
+        .await;
+    assert_eq!(waiting["error"]["resource"], "object_store", "{waiting}");
+    assert_eq!(waiting["request_counts"]["completed"], 40, "{waiting}");
+    std::fs::remove_file(&filler).expect("free the space");
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0, "{run}");
+    assert_eq!(
+        run["artifact_file_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{run}"
+    );
+    assert_eq!(models.requests().total, 40, "no sample was generated twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, run_id, _filler) = run_with_full_blob_store(
+        &fs,
+        data.path(),
+        &models,
+        &[("ASSAY_EXECUTOR_STORAGE_WAIT_SECONDS", "1".to_string())],
+    )
+    .await;
+    let a = api(&server);
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["type"], "storage_error", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("full"), "{message}");
+    // The samples finished before the outage keep their results.
+    assert_eq!(run["request_counts"]["completed"], 40, "{run}");
+}
