@@ -75,6 +75,22 @@ async fn readyz(base: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Polls `/readyz` until it answers `want` (at most 60 s); returns the body.
+async fn readyz_becomes(base: &str, want: u16) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = readyz(base).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz stayed {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_data_directory_pauses_the_run_until_space_returns() {
     let Some(fs) = SmallFs::mount(24) else { return };
@@ -109,19 +125,15 @@ async fn a_full_data_directory_pauses_the_run_until_space_returns() {
 
     let filler = fs.fill();
     // The server notices on its next write and says so.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = readyz(&server.base).await;
-        if status == 503 {
-            eprintln!("readyz while full: {body}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "readyz stayed {status}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let body = readyz_becomes(&server.base, 503).await;
+    eprintln!("readyz while full: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("full"),
+        "{body}"
+    );
     let waiting = a.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
     assert_eq!(waiting["status"], "in_progress", "{waiting}");
     assert_eq!(waiting["error"]["type"], "waiting_for_storage", "{waiting}");
@@ -165,7 +177,7 @@ async fn a_full_data_directory_pauses_the_run_until_space_returns() {
         200,
         "no sample was generated twice"
     );
-    assert_eq!(readyz(&server.base).await.0, 200);
+    readyz_becomes(&server.base, 200).await;
 }
 
 /// A server whose blob store lives on a small filesystem that is already full, with the
@@ -259,4 +271,243 @@ async fn a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
     assert!(message.contains("full"), "{message}");
     // The samples finished before the outage keep their results.
     assert_eq!(run["request_counts"]["completed"], 40, "{run}");
+}
+
+/// A private Postgres cluster this test controls (start, restart, stop), in `dir`; run as the
+/// `postgres` user when the test runs as root, as initdb requires.
+struct PrivatePostgres {
+    bindir: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts a cluster under `dir`, or explains why it cannot (no server
+    /// binaries; set ASSAY_TEST_REQUIRE_POSTGRES=1 to make that a failure).
+    fn start(dir: &Path) -> Option<Self> {
+        let bindir = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path().join("bin"))
+                    .find(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+            });
+        let Some(bindir) = bindir else {
+            assert!(
+                std::env::var("ASSAY_TEST_REQUIRE_POSTGRES").is_err(),
+                "no Postgres server binaries under /usr/lib/postgresql"
+            );
+            eprintln!("SKIPPED: no Postgres server binaries under /usr/lib/postgresql");
+            return None;
+        };
+        let as_postgres = running_as_root();
+        if as_postgres {
+            run(std::process::Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let pg = Self {
+            data: dir.join("data"),
+            socket_dir: dir.to_path_buf(),
+            bindir,
+            port,
+            as_postgres,
+        };
+        run(pg.command("initdb").arg("-D").arg(&pg.data).args([
+            "-U",
+            "assay",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--wal-segsize=1",
+        ]));
+        pg.ctl(&["start"]);
+        Some(pg)
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
+        let path = self.bindir.join(program);
+        if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_wal_size=8MB -c min_wal_size=2MB",
+            self.port,
+            self.socket_dir.display()
+        );
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "-m", "fast", "-o", &options])
+            .arg("-l")
+            .arg(self.socket_dir.join("server.log"))
+            .args(args));
+    }
+
+    /// Starts the server unless it is already running (it may have stopped on its own).
+    fn ensure_running(&self) {
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("status")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl status");
+        if !status.success() {
+            self.ctl(&["start"]);
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://assay@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn run(command: &mut std::process::Command) {
+    let output = command.output().expect("command starts");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Starts `assay serve` on `pg`, creates a 200-sample run and waits until 32 are done.
+async fn postgres_run_in_progress(
+    pg: &PrivatePostgres,
+    data: &Path,
+    models: &FakeModelServer,
+) -> (common::Server, String) {
+    let server = start_with(
+        data,
+        &[
+            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+            ("ASSAY_DATABASE_URL", pg.url()),
+        ],
+    )
+    .await;
+    let a = api(&server);
+    let suite = a.suite(200, "pgfault").await;
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
+    })
+    .await;
+    (server, run_id)
+}
+
+async fn assert_completes_exactly(a: &common::Api, models: &FakeModelServer, run_id: &str) {
+    let run = a
+        .wait(run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": 200, "completed": 200, "failed": 0})
+    );
+    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0, "{run}");
+    assert_eq!(
+        run["metrics"]["by_model"]["fake"]["n"]["metrics"]["exact_match"]["n"], 200,
+        "{run}"
+    );
+    assert_each_index_once(&a.samples(run_id).await, 200);
+    // A call in flight when the connection dropped may be repeated; no finished one is.
+    assert!(
+        models.requests().total <= 200 + 4,
+        "{} calls",
+        models.requests().total
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_run_the_run_completes_without_a_server_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = PrivatePostgres::start(dir.path()) else {
+        return;
+    };
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, run_id) = postgres_run_in_progress(&pg, data.path(), &models).await;
+    pg.ctl(&["restart"]);
+    let a = api(&server);
+    assert_completes_exactly(&a, &models, &run_id).await;
+    readyz_becomes(&server.base, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_postgres_data_directory_pauses_the_run_until_space_returns() {
+    let Some(fs) = SmallFs::mount(96) else { return };
+    let Some(pg) = PrivatePostgres::start(fs.path()) else {
+        return;
+    };
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, run_id) = postgres_run_in_progress(&pg, data.path(), &models).await;
+    let filler = fs.fill();
+    let body = readyz_becomes(&server.base, 503).await;
+    eprintln!("readyz while Postgres is full: {body}");
+    std::fs::remove_file(&filler).expect("free the space");
+    // Postgres may have shut itself down on the full disk; an operator starts it again.
+    // Assay itself is not restarted.
+    pg.ensure_running();
+    let a = api(&server);
+    assert_completes_exactly(&a, &models, &run_id).await;
 }

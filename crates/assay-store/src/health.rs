@@ -21,6 +21,8 @@ pub struct ActiveFault {
     pub since: i64,
     /// The same moment on the monotonic clock, for measuring how long it has lasted.
     pub started: Instant,
+    /// When an operation last failed on it.
+    pub last_seen: Instant,
 }
 
 /// Shared record of the storage outages in progress, one per resource.
@@ -41,6 +43,7 @@ impl StorageHealth {
         match faults.get_mut(&fault.resource) {
             Some(active) => {
                 active.fault = fault;
+                active.last_seen = Instant::now();
                 false
             }
             None => {
@@ -51,6 +54,7 @@ impl StorageHealth {
                         fault,
                         since: now_unix(),
                         started: Instant::now(),
+                        last_seen: Instant::now(),
                     },
                 );
                 true
@@ -66,6 +70,19 @@ impl StorageHealth {
                 seconds = active.started.elapsed().as_secs(),
                 "storage works again"
             );
+        }
+    }
+
+    /// Records that a probe of `resource` worked: that ends an outage only when no real
+    /// operation has failed on it for a while. A probe's small write can still fit where a
+    /// run's writes do not (a row updated in place on a full Postgres volume).
+    fn probe_worked(&self, resource: StorageResource) {
+        let quiet = self
+            .lock()
+            .get(&resource)
+            .is_none_or(|a| a.last_seen.elapsed() >= PROBE_QUIET);
+        if quiet {
+            self.working(resource);
         }
     }
 
@@ -95,6 +112,10 @@ impl StorageHealth {
     }
 }
 
+/// How long after the last failed operation a successful probe may end an outage; longer
+/// than the longest backoff, so a writer still failing reports again within it.
+const PROBE_QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The blob the probe rewrites.
 const PROBE_KEY: &str = "assay-probe/readiness";
 
@@ -105,7 +126,7 @@ impl Store {
     }
 
     /// Writes to the database and the blob store once each, records what happened, and
-    /// returns the outages found (empty when both writes worked). A write rather than a read:
+    /// returns the outages in progress (empty when storage works). A write rather than a read:
     /// a full disk still answers reads.
     pub async fn probe_storage(&self) -> Vec<StorageFault> {
         let database = sqlx::query("UPDATE storage_probe SET checked_at = $1 WHERE id = 1")
@@ -119,21 +140,23 @@ impl Store {
             .put_bytes(PROBE_KEY, Bytes::from_static(b"ok"))
             .await
             .map(|_| ());
-        let mut found = Vec::new();
         for (resource, outcome) in [
             (StorageResource::Database, database),
             (StorageResource::Blobs, blobs),
         ] {
-            self.health.observe(resource, &outcome);
             match outcome {
-                Ok(()) => {}
-                Err(e) => found.push(e.storage_fault().unwrap_or(StorageFault {
-                    resource,
-                    kind: crate::FaultKind::Unavailable,
-                    cause: e.to_string(),
-                })),
+                Ok(()) => self.health.probe_worked(resource),
+                Err(e) => {
+                    self.health
+                        .failing(e.storage_fault().unwrap_or(StorageFault {
+                            resource,
+                            kind: crate::FaultKind::Unavailable,
+                            cause: e.to_string(),
+                        }));
+                }
             }
         }
+        let found: Vec<StorageFault> = self.health.current().into_iter().map(|a| a.fault).collect();
         found
     }
 }

@@ -48,12 +48,13 @@ impl RunProgress {
 }
 
 /// Retries for infrastructure failures (database or blob outages): keep trying, backing off
-/// to a minute. Model errors never reach here: they fail the sample, not the activity.
+/// to five seconds, so a run continues within seconds of storage coming back. Model errors
+/// never reach here: they fail the sample, not the activity.
 fn retry() -> RetryPolicy {
     RetryPolicy::builder()
         .initial_interval(Duration::from_secs(1))
         .backoff_coefficient(2.0)
-        .maximum_interval(Duration::from_secs(60))
+        .maximum_interval(Duration::from_secs(5))
         .build()
 }
 
