@@ -511,3 +511,127 @@ async fn a_full_postgres_data_directory_pauses_the_run_until_space_returns() {
     let a = api(&server);
     assert_completes_exactly(&a, &models, &run_id).await;
 }
+
+/// A TCP proxy in front of the S3 stand-in that the test can unplug: while unplugged it
+/// drops open connections and every new one, as an unreachable object store would.
+struct Plug {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Plug {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                if !*watch.borrow() {
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_object_storage_holds_finalize_until_it_answers_again() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("ASSAY_TEST_S3_ENDPOINT"),
+        std::env::var("ASSAY_TEST_S3_BUCKET"),
+    ) else {
+        assert!(
+            std::env::var("ASSAY_TEST_REQUIRE_S3").is_err(),
+            "ASSAY_TEST_REQUIRE_S3=1 but ASSAY_TEST_S3_ENDPOINT is unset"
+        );
+        eprintln!("SKIPPED: ASSAY_TEST_S3_ENDPOINT unset (scripts/test starts a local S3 server)");
+        return;
+    };
+    let target = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let plug = Plug::start(target.to_string()).await;
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = start_with(
+        data.path(),
+        &[
+            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+            ("ASSAY_STORAGE_KIND", "s3".to_string()),
+            ("ASSAY_STORAGE_BUCKET", bucket),
+            ("ASSAY_STORAGE_ENDPOINT", format!("http://{}", plug.addr)),
+            ("ASSAY_STORAGE_ALLOW_HTTP", "true".to_string()),
+            (
+                "ASSAY_STORAGE_PREFIX",
+                format!("outage-{}", std::process::id()),
+            ),
+        ],
+    )
+    .await;
+    let a = api(&server);
+    let suite = a.suite(40, "s3outage").await;
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 2}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    // Planned (it read its dataset); now the object store goes away.
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 1
+    })
+    .await;
+    plug.set(false);
+    let waiting = a
+        .wait(&run_id, |r| {
+            r["status"] == "finalizing" && r["error"]["type"] == "waiting_for_storage"
+        })
+        .await;
+    assert_eq!(waiting["error"]["resource"], "object_store", "{waiting}");
+    let body = readyz_becomes(&server.base, 503).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("object store is unreachable"),
+        "{body}"
+    );
+    plug.set(true);
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["error"], Value::Null, "{run}");
+    assert_eq!(
+        run["artifact_file_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{run}"
+    );
+    assert_eq!(models.requests().total, 40, "no sample was generated twice");
+    readyz_becomes(&server.base, 200).await;
+}

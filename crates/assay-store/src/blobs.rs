@@ -101,9 +101,21 @@ impl BlobStore {
                         "storage.bucket is required for s3".into(),
                     ));
                 }
+                // Give up on a request within seconds: a longer outage is ridden out by the
+                // callers (runs wait and retry; API writes answer 503) rather than by holding
+                // one request for minutes.
+                let retry = object_store::RetryConfig {
+                    max_retries: 3,
+                    retry_timeout: std::time::Duration::from_secs(10),
+                    ..Default::default()
+                };
+                let client = object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5));
                 let mut builder = AmazonS3Builder::from_env()
+                    .with_client_options(client)
                     .with_bucket_name(&config.bucket)
-                    .with_allow_http(config.allow_http);
+                    .with_allow_http(config.allow_http)
+                    .with_retry(retry);
                 if !config.region.is_empty() {
                     builder = builder.with_region(&config.region);
                 }
