@@ -48,7 +48,7 @@ pub struct AnyJson(#[allow(dead_code)] serde_json::Value);
 /// Upload a file (multipart: `file` and `purpose`). The content is streamed to blob storage.
 #[utoipa::path(post, path = "/api/v1/llm/files", tag = "files",
     request_body(content = UploadFileForm, content_type = "multipart/form-data"),
-    responses((status = 200, body = FileObject), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)),
+    responses((status = 200, body = FileObject), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn upload_file(
     State(state): State<AppState>,
@@ -241,7 +241,7 @@ pub async fn get_file(
 /// Delete a file.
 #[utoipa::path(delete, path = "/api/v1/llm/files/{file_id}", tag = "files",
     params(("file_id" = String, Path)),
-    responses((status = 200, body = FileDeletionStatus), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = FileDeletionStatus), (status = 404, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn delete_file(
     State(state): State<AppState>,

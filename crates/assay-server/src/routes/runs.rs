@@ -76,7 +76,7 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
 /// Start a run of a suite version over models; it executes in the background.
 #[utoipa::path(post, path = "/api/v1/llm/evals/runs", tag = "runs",
     request_body = CreateRunRequest,
-    responses((status = 200, body = RunObject)),
+    responses((status = 200, body = RunObject), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn create_run(
     State(state): State<AppState>,
@@ -255,7 +255,7 @@ pub async fn get_run(
 /// Delete a run (soft): it disappears from lists and reads.
 #[utoipa::path(delete, path = "/api/v1/llm/evals/runs/{run_id}", tag = "runs",
     params(("run_id" = String, Path)),
-    responses((status = 200, body = RunDeletedObject)),
+    responses((status = 200, body = RunDeletedObject), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn delete_run(
     State(state): State<AppState>,
@@ -280,7 +280,7 @@ pub async fn delete_run(
 /// starts after the request returns.
 #[utoipa::path(post, path = "/api/v1/llm/evals/runs/{run_id}/cancel", tag = "runs",
     params(("run_id" = String, Path)),
-    responses((status = 200, body = RunObject), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = RunObject), (status = 409, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn cancel_run(
     State(state): State<AppState>,

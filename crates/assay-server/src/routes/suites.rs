@@ -182,7 +182,7 @@ fn suite_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
 /// Create a suite; its manifest becomes active version 1.
 #[utoipa::path(post, path = "/api/v1/llm/evals/suites", tag = "suites",
     request_body = CreateSuiteRequest,
-    responses((status = 200, body = SuiteObject), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = SuiteObject), (status = 400, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn create_suite(
     State(state): State<AppState>,
@@ -256,7 +256,7 @@ pub async fn get_suite(
 /// Delete a suite and all of its runs (soft delete).
 #[utoipa::path(delete, path = "/api/v1/llm/evals/suites/{suite_id}", tag = "suites",
     params(("suite_id" = String, Path)),
-    responses((status = 200, body = SuiteDeletedObject), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = SuiteDeletedObject), (status = 404, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn delete_suite(
     State(state): State<AppState>,
@@ -280,7 +280,7 @@ pub async fn delete_suite(
 #[utoipa::path(post, path = "/api/v1/llm/evals/suites/{suite_id}/versions", tag = "suites",
     params(("suite_id" = String, Path)),
     request_body = CreateSuiteVersionRequest,
-    responses((status = 200, body = SuiteVersionObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = SuiteVersionObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
     security(("bearer_auth" = [])))]
 pub async fn create_suite_version(
     State(state): State<AppState>,
