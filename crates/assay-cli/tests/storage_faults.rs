@@ -100,28 +100,8 @@ async fn a_full_data_directory_pauses_the_run_until_space_returns() {
     })
     .await
     .expect("fake models");
-    let data = fs.path().join("data");
-    let server = start_with(
-        &data,
-        &[
-            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
-            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
-        ],
-    )
-    .await;
+    let (server, run_id) = run_in_progress(&fs.path().join("data"), &models, &[]).await;
     let a = api(&server);
-    let suite = a.suite(200, "fulldisk").await;
-    let run = a
-        .post(
-            "/api/v1/llm/evals/runs",
-            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
-        )
-        .await;
-    let run_id = run["id"].as_str().expect("run id").to_string();
-    a.wait(&run_id, |r| {
-        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
-    })
-    .await;
 
     let filler = fs.fill();
     // The server notices on its next write and says so.
@@ -159,24 +139,7 @@ async fn a_full_data_directory_pauses_the_run_until_space_returns() {
     assert_eq!(body["error"]["type"], "insufficient_storage", "{body}");
 
     std::fs::remove_file(&filler).expect("free the space");
-    let run = a
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
-    assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(
-        run["request_counts"],
-        json!({"total": 200, "completed": 200, "failed": 0})
-    );
-    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0, "{run}");
-    let samples = a.samples(&run_id).await;
-    assert_each_index_once(&samples, 200);
-    assert_eq!(
-        models.requests().total,
-        200,
-        "no sample was generated twice"
-    );
+    assert_completes_exactly(&a, &models, &run_id).await;
     readyz_becomes(&server.base, 200).await;
 }
 
@@ -410,23 +373,21 @@ fn run(command: &mut std::process::Command) {
     );
 }
 
-/// Starts `assay serve` on `pg`, creates a 200-sample run and waits until 32 are done.
-async fn postgres_run_in_progress(
-    pg: &PrivatePostgres,
+/// Starts `assay serve` with `env` (beside the fake model registry entry), creates a
+/// 200-sample run and waits until 32 are done.
+async fn run_in_progress(
     data: &Path,
     models: &FakeModelServer,
+    env: &[(&str, String)],
 ) -> (common::Server, String) {
-    let server = start_with(
-        data,
-        &[
-            ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
-            ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
-            ("ASSAY_DATABASE_URL", pg.url()),
-        ],
-    )
-    .await;
+    let mut all = vec![
+        ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
+        ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
+    ];
+    all.extend_from_slice(env);
+    let server = start_with(data, &all).await;
     let a = api(&server);
-    let suite = a.suite(200, "pgfault").await;
+    let suite = a.suite(200, "fault").await;
     let run = a
         .post(
             "/api/v1/llm/evals/runs",
@@ -480,7 +441,8 @@ async fn postgres_restarted_mid_run_the_run_completes_without_a_server_restart()
     .await
     .expect("fake models");
     let data = tempfile::tempdir().expect("data dir");
-    let (server, run_id) = postgres_run_in_progress(&pg, data.path(), &models).await;
+    let (server, run_id) =
+        run_in_progress(data.path(), &models, &[("ASSAY_DATABASE_URL", pg.url())]).await;
     pg.ctl(&["restart"]);
     let a = api(&server);
     assert_completes_exactly(&a, &models, &run_id).await;
@@ -500,7 +462,8 @@ async fn a_full_postgres_data_directory_pauses_the_run_until_space_returns() {
     .await
     .expect("fake models");
     let data = tempfile::tempdir().expect("data dir");
-    let (server, run_id) = postgres_run_in_progress(&pg, data.path(), &models).await;
+    let (server, run_id) =
+        run_in_progress(data.path(), &models, &[("ASSAY_DATABASE_URL", pg.url())]).await;
     let filler = fs.fill();
     let body = readyz_becomes(&server.base, 503).await;
     eprintln!("readyz while Postgres is full: {body}");
