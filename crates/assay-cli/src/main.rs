@@ -226,11 +226,10 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .context("opening the store")?;
     let gateway = build_gateway(&config, &store)?;
     let sandbox = assay_sandbox::Sandbox::new(config.sandbox.clone());
-    let stages = Arc::new(assay_engine::sample::Stages::new(
-        store.clone(),
-        gateway,
-        sandbox,
-    ));
+    let stages = Arc::new(
+        assay_engine::sample::Stages::new(store.clone(), gateway, sandbox)
+            .with_storage_wait(config.executor.to_engine().storage_wait),
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();
     tokio::spawn(async move {

@@ -19,6 +19,7 @@ pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
 pub mod local;
+pub mod outage;
 pub mod overview;
 pub mod plan;
 pub mod python;
@@ -126,7 +127,10 @@ impl Engine {
         sandbox: assay_sandbox::Sandbox,
         config: ExecutorConfig,
     ) -> Self {
-        let stages = Arc::new(Stages::new(store.clone(), gateway.clone(), sandbox.clone()));
+        let stages = Arc::new(
+            Stages::new(store.clone(), gateway.clone(), sandbox.clone())
+                .with_storage_wait(config.storage_wait),
+        );
         let executor = LocalExecutor::start(store, stages, config);
         Self::with_dispatcher(gateway, sandbox, Arc::new(executor))
     }

@@ -25,7 +25,8 @@ pub struct ExecutorConfig {
     pub poll: Duration,
     /// Most runs this process executes at once.
     pub max_runs: usize,
-    /// How long a run waits for failing storage before it fails with `storage_error`.
+    /// How long a run waits for failing storage before it fails with `storage_error`
+    /// (handed to [`Stages`], which both executors share).
     pub storage_wait: Duration,
 }
 
@@ -190,8 +191,8 @@ impl Inner {
 
     /// Executes the run, riding out storage outages: a stage that failed on one is tried again
     /// with backoff (every stage resumes from the durable state), and the sample writer holds
-    /// finished work meanwhile. An outage that lasts longer than `storage_wait` fails the run
-    /// with `storage_error`, recorded as soon as the database takes the write.
+    /// finished work meanwhile. An outage that lasts longer than the stages' `storage_wait`
+    /// fails the run with `storage_error`, recorded as soon as the database takes the write.
     async fn execute_patiently(
         &self,
         run_id: &str,
@@ -201,8 +202,10 @@ impl Inner {
         loop {
             let outcome = tokio::select! {
                 outcome = self.stages.execute(run_id, token) => outcome,
-                fault = self.outage_outlasting(self.config.storage_wait) => {
-                    return self.give_up(run_id, fault).await;
+                active = crate::outage::outlasting(self.store.health(), self.stages.storage_wait) => {
+                    crate::outage::fail_run(&self.store, run_id, &active, self.stages.storage_wait)
+                        .await?;
+                    return Ok(());
                 }
             };
             match outcome {
@@ -221,44 +224,6 @@ impl Inner {
                 other => return other,
             }
         }
-    }
-
-    /// Resolves once some storage outage has lasted longer than `wait`, with that outage.
-    async fn outage_outlasting(&self, wait: Duration) -> assay_store::ActiveFault {
-        loop {
-            if let Some(active) = self.store.health().oldest() {
-                if active.started.elapsed() >= wait {
-                    return active;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// Fails the run after an outage outlasted the wait, retrying the write until it lands.
-    async fn give_up(
-        &self,
-        run_id: &str,
-        active: assay_store::ActiveFault,
-    ) -> Result<(), crate::PlanError> {
-        tracing::error!(run_id, cause = %active.fault, "storage failed for too long; failing the run");
-        let error = serde_json::json!({
-            "type": "storage_error",
-            "message": format!(
-                "{} for longer than {} s; the run was stopped",
-                active.fault.summary(),
-                self.config.storage_wait.as_secs()
-            ),
-            "cause": active.fault.cause,
-        });
-        self.store
-            .retrying(
-                assay_store::StorageResource::Database,
-                "failing the run",
-                || self.store.fail_run(run_id, &error),
-            )
-            .await?;
-        Ok(())
     }
 
     /// Renews the lease and watches for cancellation requested through another process.

@@ -49,6 +49,8 @@ pub struct Stages {
     pub sandbox: Sandbox,
     /// The Python graders of the runs in progress, with their interpreters.
     pub graders: GraderRegistry,
+    /// How long a run waits for failing storage before it fails with `storage_error`.
+    pub storage_wait: std::time::Duration,
 }
 
 /// A run ready for its sample stage: its record and manifest.
@@ -67,7 +69,14 @@ impl Stages {
             gateway,
             sandbox,
             graders: GraderRegistry::default(),
+            storage_wait: std::time::Duration::from_secs(600),
         }
+    }
+
+    /// The same stages with another storage wait (see [`crate::outage`]).
+    pub fn with_storage_wait(mut self, wait: std::time::Duration) -> Self {
+        self.storage_wait = wait;
+        self
     }
 
     /// Takes a leased run from wherever it is to a terminal state. Returns early, leaving the

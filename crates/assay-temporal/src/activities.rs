@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assay_domain::api::RunStatus;
 use assay_engine::sample::{run_sample, PreparedRun, Stages};
-use assay_engine::PlanError;
+use assay_engine::{outage, PlanError};
 use assay_store::StoreError;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
@@ -82,6 +82,14 @@ fn plan_error(e: PlanError) -> ActivityError {
     }
 }
 
+/// The final error of an activity whose run was failed because storage stayed broken.
+fn gave_up(wait: Duration) -> ActivityError {
+    ActivityError::application(ApplicationFailure::non_retryable(anyhow::anyhow!(
+        "storage failed for longer than {} s; the run was failed with storage_error",
+        wait.as_secs()
+    )))
+}
+
 fn store_error(e: StoreError) -> ActivityError {
     plan_error(PlanError::Store(e))
 }
@@ -94,6 +102,56 @@ enum WholeRunStage {
 }
 
 impl RunActivities {
+    /// Runs `work` like [`heartbeating`], unless a storage outage outlasts the stages'
+    /// storage wait first (the work may be blocked on storage all that time): then the run
+    /// is failed with `storage_error` and the activity fails for good.
+    async fn patiently<T>(
+        &self,
+        ctx: &ActivityContext,
+        run_id: &str,
+        work: impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, T>,
+    ) -> Result<T, ActivityError> {
+        let wait = self.stages.storage_wait;
+        tokio::select! {
+            out = heartbeating(ctx, work) => Ok(out),
+            active = outage::outlasting(self.stages.store.health(), wait) => {
+                let store = self.stages.store.clone();
+                let id = run_id.to_string();
+                heartbeating(ctx, move |_token| {
+                    Box::pin(async move { outage::fail_run(&store, &id, &active, wait).await })
+                })
+                .await
+                .map_err(store_error)?;
+                Err(gave_up(wait))
+            }
+        }
+    }
+
+    /// The activity error for a failed stage: retried while a storage outage is shorter than
+    /// the storage wait (the outage is recorded), final otherwise; once the wait is over the
+    /// run is failed with `storage_error` first.
+    async fn stage_error(&self, run_id: &str, e: PlanError) -> ActivityError {
+        let store = &self.stages.store;
+        if let PlanError::Store(inner) = &e {
+            if let Some(fault) = inner.storage_fault() {
+                store.health().failing(fault);
+            }
+        }
+        let wait = self.stages.storage_wait;
+        if e.is_transient() {
+            if let Some(active) = store.health().oldest() {
+                if active.started.elapsed() >= wait
+                    && outage::fail_run_once(store, run_id, &active, wait)
+                        .await
+                        .is_ok()
+                {
+                    return gave_up(wait);
+                }
+            }
+        }
+        plan_error(e)
+    }
+
     /// Runs `stage` over the run, heartbeating; a cancel stops it midway and is reported as
     /// one (what is left is done when the activity runs again).
     async fn whole_run_stage(
@@ -104,17 +162,22 @@ impl RunActivities {
     ) -> Result<(), ActivityError> {
         let prepared = self.prepared(run_id).await?;
         let stages = self.stages.clone();
-        heartbeating(ctx, move |token| {
-            Box::pin(async move {
-                let context = stages.sample_context(&prepared, &token);
-                match stage {
-                    WholeRunStage::EmbedTasks => stages.embed_tasks(&prepared, &context).await,
-                    WholeRunStage::GradeBatches => stages.grade_batches(&prepared, &context).await,
-                }
+        let outcome = self
+            .patiently(ctx, run_id, move |token| {
+                Box::pin(async move {
+                    let context = stages.sample_context(&prepared, &token);
+                    match stage {
+                        WholeRunStage::EmbedTasks => stages.embed_tasks(&prepared, &context).await,
+                        WholeRunStage::GradeBatches => {
+                            stages.grade_batches(&prepared, &context).await
+                        }
+                    }
+                })
             })
-        })
-        .await
-        .map_err(plan_error)?;
+            .await?;
+        if let Err(e) = outcome {
+            return Err(self.stage_error(run_id, e).await);
+        }
         if ctx.is_cancelled() {
             return Err(ActivityError::cancelled());
         }
@@ -153,11 +216,15 @@ impl RunActivities {
     ) -> Result<PrepareOutcome, ActivityError> {
         let stages = self.stages.clone();
         let id = run_id.clone();
-        let prepared = heartbeating(&ctx, move |_token| {
-            Box::pin(async move { stages.prepare(&id).await })
-        })
-        .await
-        .map_err(plan_error)?;
+        let prepared = match self
+            .patiently(&ctx, &run_id, move |_token| {
+                Box::pin(async move { stages.prepare(&id).await })
+            })
+            .await?
+        {
+            Ok(prepared) => prepared,
+            Err(e) => return Err(self.stage_error(&run_id, e).await),
+        };
         self.lock().remove(&run_id);
         Ok(match prepared {
             None => PrepareOutcome {
@@ -240,14 +307,17 @@ impl RunActivities {
             Err(e) => return Err(store_error(e)),
         };
         let stages = self.stages.clone();
-        heartbeating(&ctx, move |token| {
-            Box::pin(async move {
-                let context = stages.sample_context(&prepared, &token);
-                run_sample(&context, sample).await
+        let outcome = self
+            .patiently(&ctx, &run_id, move |token| {
+                Box::pin(async move {
+                    let context = stages.sample_context(&prepared, &token);
+                    run_sample(&context, sample).await
+                })
             })
-        })
-        .await
-        .map_err(store_error)?;
+            .await?;
+        if let Err(e) = outcome {
+            return Err(self.stage_error(&run_id, PlanError::Store(e)).await);
+        }
         if ctx.is_cancelled() {
             return Err(ActivityError::cancelled());
         }
@@ -264,9 +334,9 @@ impl RunActivities {
         let (run_id, stopped) = input;
         let prepared = self.stages.load(&run_id).await.map_err(plan_error)?;
         self.lock().remove(&run_id);
-        self.stages
-            .conclude(&prepared, stopped)
-            .await
-            .map_err(plan_error)
+        match self.stages.conclude(&prepared, stopped).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.stage_error(&run_id, e).await),
+        }
     }
 }
