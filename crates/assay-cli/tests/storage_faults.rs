@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use assay_testkit::services::TemporalDevServer;
 use assay_testkit::{FakeModelOptions, FakeModelServer};
-use common::{api, assert_each_index_once, start_with, KEY};
+use common::{api, assert_each_index_once, start_with, start_worker, KEY};
 use serde_json::{json, Value};
 
 /// A small tmpfs mounted over a temporary directory (root only), unmounted on drop.
@@ -144,14 +145,22 @@ async fn a_full_data_directory_pauses_the_run_until_space_returns() {
 }
 
 /// A server whose blob store lives on a small filesystem that is already full, with the
-/// dataset uploaded before it filled; the database has room. Returns the run, which plans
-/// and generates (reads still work) but cannot write its artifacts.
+/// dataset uploaded before it filled; the database has room. With `temporal`, the run
+/// executes on an `assay worker` through that Temporal server. Returns the server, the
+/// worker, the run (which plans and generates, since reads still work, but cannot write
+/// its artifacts) and the file filling the filesystem.
 async fn run_with_full_blob_store(
     fs: &SmallFs,
     data: &Path,
     models: &FakeModelServer,
+    temporal: Option<&TemporalDevServer>,
     extra_env: &[(&str, String)],
-) -> (common::Server, String, PathBuf) {
+) -> (
+    common::Server,
+    Option<tokio::process::Child>,
+    String,
+    PathBuf,
+) {
     let mut env = vec![
         ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
         ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
@@ -160,8 +169,16 @@ async fn run_with_full_blob_store(
             fs.path().join("blobs").display().to_string(),
         ),
     ];
+    if let Some(temporal) = temporal {
+        env.push(("ASSAY_EXECUTOR_KIND", "temporal".to_string()));
+        env.push(("ASSAY_EXECUTOR_TEMPORAL__ADDRESS", temporal.url()));
+    }
     env.extend_from_slice(extra_env);
     let server = start_with(data, &env).await;
+    let worker = match temporal {
+        Some(_) => Some(start_worker(data, &env).await),
+        None => None,
+    };
     let a = api(&server);
     let suite = a.suite(40, "fullblobs").await;
     let filler = fs.fill();
@@ -172,28 +189,27 @@ async fn run_with_full_blob_store(
         )
         .await;
     let run_id = run["id"].as_str().expect("run id").to_string();
-    (server, run_id, filler)
+    (server, worker, run_id, filler)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_blob_store_holds_finalize_until_space_returns() {
-    let Some(fs) = SmallFs::mount(2) else { return };
-    let models = FakeModelServer::start(FakeModelOptions::default())
-        .await
-        .expect("fake models");
-    let data = tempfile::tempdir().expect("data dir");
-    let (server, run_id, filler) = run_with_full_blob_store(&fs, data.path(), &models, &[]).await;
-    let a = api(&server);
+/// Waits for the run to sit in `finalizing` on a full blob store, frees the space, and
+/// checks that it completes with both artifacts and no sample generated twice.
+async fn finalize_resumes_when_space_returns(
+    a: &common::Api,
+    models: &FakeModelServer,
+    run_id: &str,
+    filler: &Path,
+) {
     let waiting = a
-        .wait(&run_id, |r| {
+        .wait(run_id, |r| {
             r["status"] == "finalizing" && r["error"]["type"] == "waiting_for_storage"
         })
         .await;
     assert_eq!(waiting["error"]["resource"], "object_store", "{waiting}");
     assert_eq!(waiting["request_counts"]["completed"], 40, "{waiting}");
-    std::fs::remove_file(&filler).expect("free the space");
+    std::fs::remove_file(filler).expect("free the space");
     let run = a
-        .wait(&run_id, |r| {
+        .wait(run_id, |r| {
             r["status"] == "completed" || r["status"] == "failed"
         })
         .await;
@@ -208,23 +224,11 @@ async fn a_full_blob_store_holds_finalize_until_space_returns() {
     assert_eq!(models.requests().total, 40, "no sample was generated twice");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
-    let Some(fs) = SmallFs::mount(2) else { return };
-    let models = FakeModelServer::start(FakeModelOptions::default())
-        .await
-        .expect("fake models");
-    let data = tempfile::tempdir().expect("data dir");
-    let (server, run_id, _filler) = run_with_full_blob_store(
-        &fs,
-        data.path(),
-        &models,
-        &[("ASSAY_EXECUTOR_STORAGE_WAIT_SECONDS", "1".to_string())],
-    )
-    .await;
-    let a = api(&server);
+/// Checks that the run failed with `storage_error` after the outage outlasted the wait,
+/// keeping the samples finished before it.
+async fn fails_with_storage_error(a: &common::Api, run_id: &str) {
     let run = a
-        .wait(&run_id, |r| {
+        .wait(run_id, |r| {
             r["status"] == "completed" || r["status"] == "failed"
         })
         .await;
@@ -232,8 +236,63 @@ async fn a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
     assert_eq!(run["error"]["type"], "storage_error", "{run}");
     let message = run["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("full"), "{message}");
-    // The samples finished before the outage keep their results.
     assert_eq!(run["request_counts"]["completed"], 40, "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_blob_store_holds_finalize_until_space_returns() {
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, _worker, run_id, filler) =
+        run_with_full_blob_store(&fs, data.path(), &models, None, &[]).await;
+    finalize_resumes_when_space_returns(&api(&server), &models, &run_id, &filler).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let wait = [("ASSAY_EXECUTOR_STORAGE_WAIT_SECONDS", "1".to_string())];
+    let (server, _worker, run_id, _filler) =
+        run_with_full_blob_store(&fs, data.path(), &models, None, &wait).await;
+    fails_with_storage_error(&api(&server), &run_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_temporal_a_full_blob_store_holds_finalize_until_space_returns() {
+    let Some(temporal) = TemporalDevServer::start() else {
+        return;
+    };
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, _worker, run_id, filler) =
+        run_with_full_blob_store(&fs, data.path(), &models, Some(&temporal), &[]).await;
+    finalize_resumes_when_space_returns(&api(&server), &models, &run_id, &filler).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_temporal_a_run_fails_with_storage_error_when_the_outage_outlasts_the_wait() {
+    let Some(temporal) = TemporalDevServer::start() else {
+        return;
+    };
+    let Some(fs) = SmallFs::mount(2) else { return };
+    let models = FakeModelServer::start(FakeModelOptions::default())
+        .await
+        .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let wait = [("ASSAY_EXECUTOR_STORAGE_WAIT_SECONDS", "1".to_string())];
+    let (server, _worker, run_id, _filler) =
+        run_with_full_blob_store(&fs, data.path(), &models, Some(&temporal), &wait).await;
+    fails_with_storage_error(&api(&server), &run_id).await;
 }
 
 /// A private Postgres cluster this test controls (start, restart, stop), in `dir`; run as the
