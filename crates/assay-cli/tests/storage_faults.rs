@@ -439,12 +439,31 @@ async fn run_in_progress(
     models: &FakeModelServer,
     env: &[(&str, String)],
 ) -> (common::Server, String) {
+    let (server, _, run_id) = run_in_progress_on(data, models, None, env).await;
+    (server, run_id)
+}
+
+/// Like [`run_in_progress`], executing on an `assay worker` through `temporal` when given.
+async fn run_in_progress_on(
+    data: &Path,
+    models: &FakeModelServer,
+    temporal: Option<&TemporalDevServer>,
+    env: &[(&str, String)],
+) -> (common::Server, Option<tokio::process::Child>, String) {
     let mut all = vec![
         ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
         ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
     ];
+    if let Some(temporal) = temporal {
+        all.push(("ASSAY_EXECUTOR_KIND", "temporal".to_string()));
+        all.push(("ASSAY_EXECUTOR_TEMPORAL__ADDRESS", temporal.url()));
+    }
     all.extend_from_slice(env);
     let server = start_with(data, &all).await;
+    let worker = match temporal {
+        Some(_) => Some(start_worker(data, &all).await),
+        None => None,
+    };
     let a = api(&server);
     let suite = a.suite(200, "fault").await;
     let run = a
@@ -458,7 +477,7 @@ async fn run_in_progress(
         r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
     })
     .await;
-    (server, run_id)
+    (server, worker, run_id)
 }
 
 async fn assert_completes_exactly(a: &common::Api, models: &FakeModelServer, run_id: &str) {
@@ -656,4 +675,31 @@ async fn unreachable_object_storage_holds_finalize_until_it_answers_again() {
     );
     assert_eq!(models.requests().total, 40, "no sample was generated twice");
     readyz_becomes(&server.base, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_temporal_postgres_restarted_mid_run_the_run_completes() {
+    let Some(temporal) = TemporalDevServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = PrivatePostgres::start(dir.path()) else {
+        return;
+    };
+    let models = FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let data = tempfile::tempdir().expect("data dir");
+    let (server, _worker, run_id) = run_in_progress_on(
+        data.path(),
+        &models,
+        Some(&temporal),
+        &[("ASSAY_DATABASE_URL", pg.url())],
+    )
+    .await;
+    pg.ctl(&["restart"]);
+    assert_completes_exactly(&api(&server), &models, &run_id).await;
 }
