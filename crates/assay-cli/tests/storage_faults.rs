@@ -161,35 +161,17 @@ async fn run_with_full_blob_store(
     String,
     PathBuf,
 ) {
-    let mut env = vec![
-        ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
-        ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
-        (
-            "ASSAY_STORAGE_PATH",
-            fs.path().join("blobs").display().to_string(),
-        ),
-    ];
-    if let Some(temporal) = temporal {
-        env.push(("ASSAY_EXECUTOR_KIND", "temporal".to_string()));
-        env.push(("ASSAY_EXECUTOR_TEMPORAL__ADDRESS", temporal.url()));
-    }
+    let mut env = vec![(
+        "ASSAY_STORAGE_PATH",
+        fs.path().join("blobs").display().to_string(),
+    )];
     env.extend_from_slice(extra_env);
-    let server = start_with(data, &env).await;
-    let worker = match temporal {
-        Some(_) => Some(start_worker(data, &env).await),
-        None => None,
-    };
-    let a = api(&server);
-    let suite = a.suite(40, "fullblobs").await;
-    let filler = fs.fill();
-    let run = a
-        .post(
-            "/api/v1/llm/evals/runs",
-            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 8}),
-        )
-        .await;
-    let run_id = run["id"].as_str().expect("run id").to_string();
-    (server, worker, run_id, filler)
+    let mut filler = None;
+    let (server, worker, run_id) = start_run(data, models, temporal, &env, 40, || {
+        filler = Some(fs.fill())
+    })
+    .await;
+    (server, worker, run_id, filler.expect("filled"))
 }
 
 /// Waits for the run to sit in `finalizing` on a full blob store, frees the space, and
@@ -450,6 +432,26 @@ async fn run_in_progress_on(
     temporal: Option<&TemporalDevServer>,
     env: &[(&str, String)],
 ) -> (common::Server, Option<tokio::process::Child>, String) {
+    let (server, worker, run_id) = start_run(data, models, temporal, env, 200, || {}).await;
+    api(&server)
+        .wait(&run_id, |r| {
+            r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
+        })
+        .await;
+    (server, worker, run_id)
+}
+
+/// Starts `assay serve` with `env` beside the fake model registry entry (and an `assay
+/// worker` through `temporal` when given), uploads a suite of `rows` rows, calls
+/// `before_run`, and creates a run of it.
+async fn start_run(
+    data: &Path,
+    models: &FakeModelServer,
+    temporal: Option<&TemporalDevServer>,
+    env: &[(&str, String)],
+    rows: usize,
+    before_run: impl FnOnce(),
+) -> (common::Server, Option<tokio::process::Child>, String) {
     let mut all = vec![
         ("ASSAY_MODELS_FAKE__KIND", "chat_completions".to_string()),
         ("ASSAY_MODELS_FAKE__BASE_URL", models.openai_base_url()),
@@ -465,7 +467,8 @@ async fn run_in_progress_on(
         None => None,
     };
     let a = api(&server);
-    let suite = a.suite(200, "fault").await;
+    let suite = a.suite(rows, "fault").await;
+    before_run();
     let run = a
         .post(
             "/api/v1/llm/evals/runs",
@@ -473,10 +476,6 @@ async fn run_in_progress_on(
         )
         .await;
     let run_id = run["id"].as_str().expect("run id").to_string();
-    a.wait(&run_id, |r| {
-        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 32
-    })
-    .await;
     (server, worker, run_id)
 }
 

@@ -27,8 +27,7 @@ pub async fn fail_run(
     active: &ActiveFault,
     wait: Duration,
 ) -> Result<(), StoreError> {
-    tracing::error!(run_id, cause = %active.fault, "storage failed for too long; failing the run");
-    let error = storage_error(active, wait);
+    let error = giving_up(run_id, active, wait);
     store
         .retrying(StorageResource::Database, "failing the run", || {
             store.fail_run(run_id, &error)
@@ -43,12 +42,14 @@ pub async fn fail_run_once(
     active: &ActiveFault,
     wait: Duration,
 ) -> Result<(), StoreError> {
-    tracing::error!(run_id, cause = %active.fault, "storage failed for too long; failing the run");
-    store.fail_run(run_id, &storage_error(active, wait)).await
+    store
+        .fail_run(run_id, &giving_up(run_id, active, wait))
+        .await
 }
 
-/// The run's `error` after an outage outlasted the wait.
-fn storage_error(active: &ActiveFault, wait: Duration) -> serde_json::Value {
+/// Logs that the run is given up and returns its `error` object.
+fn giving_up(run_id: &str, active: &ActiveFault, wait: Duration) -> serde_json::Value {
+    tracing::error!(run_id, cause = %active.fault, "storage failed for too long; failing the run");
     json!({
         "type": "storage_error",
         "message": format!(
