@@ -76,6 +76,16 @@ async fn readyz(base: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The fake model server answering after 20 ms, so a run is still going when storage fails.
+async fn slow_models() -> FakeModelServer {
+    FakeModelServer::start(FakeModelOptions {
+        base_latency: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("fake models")
+}
+
 /// Polls `/readyz` until it answers `want` (at most 60 s); returns the body.
 async fn readyz_becomes(base: &str, want: u16) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -95,12 +105,7 @@ async fn readyz_becomes(base: &str, want: u16) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_data_directory_pauses_the_run_until_space_returns() {
     let Some(fs) = SmallFs::mount(24) else { return };
-    let models = FakeModelServer::start(FakeModelOptions {
-        base_latency: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("fake models");
+    let models = slow_models().await;
     let (server, run_id) = run_in_progress(&fs.path().join("data"), &models, &[]).await;
     let a = api(&server);
 
@@ -511,12 +516,7 @@ async fn postgres_restarted_mid_run_the_run_completes_without_a_server_restart()
     let Some(pg) = PrivatePostgres::start(dir.path()) else {
         return;
     };
-    let models = FakeModelServer::start(FakeModelOptions {
-        base_latency: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("fake models");
+    let models = slow_models().await;
     let data = tempfile::tempdir().expect("data dir");
     let (server, run_id) =
         run_in_progress(data.path(), &models, &[("ASSAY_DATABASE_URL", pg.url())]).await;
@@ -532,12 +532,7 @@ async fn a_full_postgres_data_directory_pauses_the_run_until_space_returns() {
     let Some(pg) = PrivatePostgres::start(fs.path()) else {
         return;
     };
-    let models = FakeModelServer::start(FakeModelOptions {
-        base_latency: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("fake models");
+    let models = slow_models().await;
     let data = tempfile::tempdir().expect("data dir");
     let (server, run_id) =
         run_in_progress(data.path(), &models, &[("ASSAY_DATABASE_URL", pg.url())]).await;
@@ -607,12 +602,7 @@ async fn unreachable_object_storage_holds_finalize_until_it_answers_again() {
     };
     let target = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let plug = Plug::start(target.to_string()).await;
-    let models = FakeModelServer::start(FakeModelOptions {
-        base_latency: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("fake models");
+    let models = slow_models().await;
     let data = tempfile::tempdir().expect("data dir");
     let server = start_with(
         data.path(),
@@ -685,12 +675,7 @@ async fn on_temporal_postgres_restarted_mid_run_the_run_completes() {
     let Some(pg) = PrivatePostgres::start(dir.path()) else {
         return;
     };
-    let models = FakeModelServer::start(FakeModelOptions {
-        base_latency: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("fake models");
+    let models = slow_models().await;
     let data = tempfile::tempdir().expect("data dir");
     let (server, _worker, run_id) = run_in_progress_on(
         data.path(),
