@@ -23,4 +23,13 @@ impl Principal {
     pub fn is_delegated(&self) -> bool {
         self.user_id.is_some()
     }
+
+    /// Whether a row owned by (`org`, `team`, `user`) is the caller's own, as opposed to one
+    /// it reaches through a suite share. A delegated caller owns the team's undelegated rows
+    /// and its own.
+    pub fn owns(&self, org: &str, team: &str, user: Option<&str>) -> bool {
+        self.org_id == org
+            && self.team_id == team
+            && (self.user_id.is_none() || user.is_none() || self.user_id.as_deref() == user)
+    }
 }

@@ -11,6 +11,7 @@
 //! The [`local::LocalExecutor`] drives them in-process, leasing runs from the database so that
 //! a restarted server resumes where it stopped.
 
+pub mod admission;
 pub mod aggregate;
 pub mod cache;
 pub mod dataset;
@@ -157,6 +158,20 @@ impl Engine {
     /// `run_id` was created or re-queued.
     pub fn run_created(&self, run_id: &str) {
         self.dispatcher.run_created(run_id);
+    }
+
+    /// Admits a run request ([`admission::admit`]), stores the run as `queued` and hands it
+    /// to the executor.
+    pub async fn submit_run(
+        &self,
+        store: &Store,
+        caller: &assay_domain::Principal,
+        req: assay_domain::api::CreateRunRequest,
+    ) -> Result<assay_store::RunRecord, admission::AdmissionError> {
+        let run = admission::admit(self, store, caller, req).await?;
+        let created = store.create_run(caller, &run).await?;
+        self.run_created(&created.object.id);
+        Ok(created)
     }
 
     /// A cancel was requested for `run_id`.

@@ -2,6 +2,7 @@
 //! `{"error": {"message", "type", "code", "details"}}`.
 
 use assay_domain::ValidationError;
+use assay_engine::admission::AdmissionError;
 use assay_store::{FaultKind, StorageFault, StoreError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -172,6 +173,16 @@ impl From<StoreError> for ApiError {
                 Some(fault) => ApiError::from(fault),
                 None => ApiError::Internal(other.to_string()),
             },
+        }
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::Invalid(v) => ApiError::Invalid(v),
+            AdmissionError::Corrupt(m) => ApiError::Internal(m),
+            AdmissionError::Store(e) => e.into(),
         }
     }
 }

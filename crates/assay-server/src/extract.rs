@@ -91,3 +91,12 @@ pub fn positive_int(raw: &str, name: &str) -> Result<i64, ApiError> {
         )),
     }
 }
+
+/// What a list with an `owned_only` flag may return.
+pub fn reach(owned_only: Option<bool>) -> assay_store::Reach {
+    if owned_only == Some(true) {
+        assay_store::Reach::Owned
+    } else {
+        assay_store::Reach::Shared
+    }
+}

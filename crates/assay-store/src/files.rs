@@ -5,7 +5,7 @@ use assay_domain::Principal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::{bind_visible, cursor_seq, fetch_visible, into_page, push_visible, Sql};
+use crate::sql::{bind_visible, cursor_seq, fetch_visible, into_page, push_visible, Reach, Sql};
 use crate::{Store, StoreError};
 
 /// A file about to be recorded (its content is already in the blob store).
@@ -100,7 +100,14 @@ impl Store {
         filter: &FileFilter,
         page: &PageRequest,
     ) -> Result<(Vec<FileObject>, bool), StoreError> {
-        let cursor = cursor_seq(&self.pool, "files", caller, page.after.as_ref()).await?;
+        let cursor = cursor_seq(
+            &self.pool,
+            "files",
+            caller,
+            page.after.as_ref(),
+            Reach::Owned,
+        )
+        .await?;
         let mut sql = Sql::new(&format!(
             "SELECT {COLUMNS} FROM files WHERE files.deleted_at IS NULL AND "
         ));

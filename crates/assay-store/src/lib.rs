@@ -14,6 +14,7 @@ mod health;
 mod keys;
 mod runs;
 mod samples;
+mod shares;
 mod sql;
 mod suites;
 mod task_metrics;
@@ -26,6 +27,8 @@ pub use health::{ActiveFault, Backoff, StorageHealth};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
+pub use shares::ShareError;
+pub use sql::Reach;
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 

@@ -10,7 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::sql::{
-    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Sql,
+    bind_visible, cursor_seq, fetch_reachable, into_page, json_col, push_reach, push_visible,
+    to_json, Reach, Sql,
 };
 use crate::{Store, StoreError};
 
@@ -141,6 +142,28 @@ pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
     })
 }
 
+impl RunRecord {
+    /// Whether `caller` owns the run (rather than reaching it through a suite share).
+    pub fn owned_by(&self, caller: &Principal) -> bool {
+        caller.owns(
+            &self.owner.org_id,
+            &self.owner.team_id,
+            self.owner.user_id.as_deref(),
+        )
+    }
+
+    /// The run as `caller` sees it: artifacts stay with the owner, so a reader through a share
+    /// sees no artifact files.
+    pub fn object_for(self, caller: &Principal) -> RunObject {
+        let owned = self.owned_by(caller);
+        let mut object = self.object;
+        if !owned {
+            object.artifact_file_ids.clear();
+        }
+        object
+    }
+}
+
 impl Store {
     /// Creates a queued run owned by the caller.
     pub async fn create_run(
@@ -176,9 +199,20 @@ impl Store {
         self.run_record(&id).await
     }
 
-    /// A live run the caller may see.
+    /// A live run the caller owns (what every write to a run starts from: a run reached only
+    /// through a suite share is missing here).
     pub async fn get_run(&self, caller: &Principal, id: &str) -> Result<RunRecord, StoreError> {
-        read_run(&fetch_visible(&self.pool, "runs", RUN_COLUMNS, caller, id).await?)
+        self.find_run(caller, id, Reach::Owned).await
+    }
+
+    /// A live run within the caller's reach.
+    pub async fn find_run(
+        &self,
+        caller: &Principal,
+        id: &str,
+        reach: Reach,
+    ) -> Result<RunRecord, StoreError> {
+        read_run(&fetch_reachable(&self.pool, "runs", RUN_COLUMNS, caller, id, reach).await?)
     }
 
     /// A run by id, for executors (no tenancy check; deleted runs included).
@@ -193,18 +227,19 @@ impl Store {
         read_run(&row)
     }
 
-    /// A page of the runs the caller may see, newest first.
+    /// A page of the runs within the caller's reach, newest first.
     pub async fn list_runs(
         &self,
         caller: &Principal,
+        reach: Reach,
         filter: &RunFilter,
         page: &PageRequest,
     ) -> Result<(Vec<RunObject>, bool), StoreError> {
-        let cursor = cursor_seq(&self.pool, "runs", caller, page.after.as_ref()).await?;
+        let cursor = cursor_seq(&self.pool, "runs", caller, page.after.as_ref(), reach).await?;
         let mut sql = Sql::new(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE runs.deleted_at IS NULL AND "
         ));
-        push_visible(&mut sql, "runs");
+        push_reach(&mut sql, "runs", reach);
         if filter.suite_id.is_some() {
             sql.push(" AND runs.suite_id = ");
             sql.param();
@@ -237,7 +272,9 @@ impl Store {
             query = query.bind(seq);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        into_page(rows, page.limit, |r| read_run(r).map(|r| r.object))
+        into_page(rows, page.limit, |r| {
+            read_run(r).map(|r| r.object_for(caller))
+        })
     }
 
     /// Soft-deletes a run the caller may see.

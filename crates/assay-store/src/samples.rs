@@ -250,7 +250,7 @@ impl Store {
         read_sample(&row)
     }
 
-    /// A page of a visible run's samples, filtered.
+    /// A page of the samples of a run within the caller's reach (owned or shared), filtered.
     pub async fn list_samples(
         &self,
         caller: &Principal,
@@ -258,7 +258,7 @@ impl Store {
         filter: &SampleFilter,
         page: &PageRequest,
     ) -> Result<(Vec<SampleObject>, bool), StoreError> {
-        self.get_run(caller, run_id).await?;
+        self.find_run(caller, run_id, crate::Reach::Shared).await?;
         let cursor = match &page.after {
             Some(after) => {
                 let row = sqlx::query("SELECT seq FROM samples WHERE id = $1 AND run_id = $2")

@@ -51,18 +51,49 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
 }
 
-/// The visibility rule for team-owned rows, appended to a WHERE clause.
+/// Which rows a request may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Rows the caller's team owns: every write, and reads with `owned_only=true`.
+    Owned,
+    /// Also the rows of suites shared with the caller's org (suites, their versions and runs),
+    /// read-only.
+    Shared,
+}
+
+/// The visibility rule for team-owned rows, appended to a WHERE clause; returns the
+/// placeholder bound to the caller's org.
 ///
 /// A delegated caller (`X-On-Behalf-Of`) sees the team's undelegated rows and its own.
-pub(crate) fn push_visible(sql: &mut Sql, table: &str) {
+pub(crate) fn push_visible(sql: &mut Sql, table: &str) -> String {
     sql.push(&format!("{table}.org_id = "));
-    sql.param();
+    let org = sql.param();
     sql.push(&format!(" AND {table}.team_id = "));
     sql.param();
     sql.push(" AND (");
     let user = sql.param();
     sql.push(&format!(
         " IS NULL OR {table}.user_id IS NULL OR {table}.user_id = {user})"
+    ));
+    org
+}
+
+/// [`push_visible`], widened by `reach` to suites shared with the caller's org. `table` is
+/// `suites` or a table with a `suite_id` column (`runs`). Binds like [`push_visible`].
+pub(crate) fn push_reach(sql: &mut Sql, table: &str, reach: Reach) {
+    if reach == Reach::Owned {
+        push_visible(sql, table);
+        return;
+    }
+    let suite = if table == "suites" {
+        "suites.id".to_string()
+    } else {
+        format!("{table}.suite_id")
+    };
+    sql.push("((");
+    let org = push_visible(sql, table);
+    sql.push(&format!(
+        ") OR {suite} IN (SELECT suite_shares.suite_id FROM suite_shares WHERE suite_shares.org_id = {org}))"
     ));
 }
 
@@ -77,7 +108,7 @@ pub(crate) fn bind_visible<'q>(query: AnyQuery<'q>, caller: &'q Principal) -> An
         .bind(&caller.user_id)
 }
 
-/// The live row `id` of `table` that the caller may see, with the given columns.
+/// The live row `id` of `table` that the caller owns, with the given columns.
 pub(crate) async fn fetch_visible(
     pool: &AnyPool,
     table: &str,
@@ -85,24 +116,37 @@ pub(crate) async fn fetch_visible(
     caller: &Principal,
     id: &str,
 ) -> Result<AnyRow, StoreError> {
+    fetch_reachable(pool, table, columns, caller, id, Reach::Owned).await
+}
+
+/// The live row `id` of `table` within the caller's `reach`, with the given columns.
+pub(crate) async fn fetch_reachable(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    caller: &Principal,
+    id: &str,
+    reach: Reach,
+) -> Result<AnyRow, StoreError> {
     let mut sql = Sql::new(&format!(
         "SELECT {columns} FROM {table} WHERE {table}.id = "
     ));
     sql.param();
     sql.push(&format!(" AND {table}.deleted_at IS NULL AND "));
-    push_visible(&mut sql, table);
+    push_reach(&mut sql, table, reach);
     bind_visible(sqlx::query(&sql.text).bind(id), caller)
         .fetch_optional(pool)
         .await?
         .ok_or(StoreError::NotFound)
 }
 
-/// The `seq` of the row an `after` cursor names; the row must be visible to the caller.
+/// The `seq` of the row an `after` cursor names; the row must be within the caller's reach.
 pub(crate) async fn cursor_seq(
     pool: &AnyPool,
     table: &str,
     caller: &Principal,
     after: Option<&String>,
+    reach: Reach,
 ) -> Result<Option<i64>, StoreError> {
     let Some(id) = after else { return Ok(None) };
     let mut sql = Sql::new(&format!(
@@ -110,7 +154,7 @@ pub(crate) async fn cursor_seq(
     ));
     sql.param();
     sql.push(" AND ");
-    push_visible(&mut sql, table);
+    push_reach(&mut sql, table, reach);
     let row = bind_visible(sqlx::query(&sql.text).bind(id), caller)
         .fetch_optional(pool)
         .await?

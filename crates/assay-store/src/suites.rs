@@ -6,7 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::sql::{
-    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Sql,
+    bind_visible, cursor_seq, fetch_reachable, into_page, json_col, push_reach, push_visible,
+    to_json, Reach, Sql,
 };
 use crate::{Store, StoreError};
 
@@ -28,21 +29,29 @@ pub struct NewVersion {
     pub metadata: Metadata,
 }
 
-const SUITE_COLUMNS: &str = "suites.id, suites.org_id, suites.team_id, suites.name, suites.description, \
+const SUITE_COLUMNS: &str = "suites.id, suites.org_id, suites.team_id, suites.user_id, suites.name, suites.description, \
      suites.metadata, suites.active_version, suites.latest_version, suites.created_at, suites.updated_at";
 
 const VERSION_COLUMNS: &str = "suite_versions.id, suite_versions.suite_id, suite_versions.version, \
      suite_versions.manifest, suite_versions.dataset_file_ids, suite_versions.metadata, suite_versions.created_at";
 
-fn read_suite(row: &AnyRow) -> Result<SuiteObject, StoreError> {
+fn read_suite(caller: &Principal, row: &AnyRow) -> Result<SuiteObject, StoreError> {
+    let org: String = row.try_get("org_id")?;
+    let team: String = row.try_get("team_id")?;
+    let user: Option<String> = row.try_get("user_id")?;
+    let access = if caller.owns(&org, &team, user.as_deref()) {
+        SuiteAccess::Owner
+    } else {
+        SuiteAccess::Shared
+    };
     Ok(SuiteObject {
         id: row.try_get("id")?,
         object: "eval.suite".into(),
         name: row.try_get("name")?,
         description: row.try_get("description")?,
-        org_id: row.try_get("org_id")?,
-        team_id: row.try_get("team_id")?,
-        access: SuiteAccess::Owner,
+        org_id: org,
+        team_id: team,
+        access,
         active_version: row.try_get("active_version")?,
         latest_version: row.try_get("latest_version")?,
         metadata: json_col(row, "metadata")?,
@@ -130,22 +139,35 @@ impl Store {
         self.get_suite(owner, &id).await
     }
 
-    /// A live suite the caller may see.
+    /// A live suite the caller owns (what every write through a suite starts from: a suite
+    /// reached only through a share is missing here).
     pub async fn get_suite(&self, caller: &Principal, id: &str) -> Result<SuiteObject, StoreError> {
-        read_suite(&fetch_visible(&self.pool, "suites", SUITE_COLUMNS, caller, id).await?)
+        self.find_suite(caller, id, Reach::Owned).await
     }
 
-    /// A page of the suites the caller may see, newest first.
+    /// A live suite within the caller's reach.
+    pub async fn find_suite(
+        &self,
+        caller: &Principal,
+        id: &str,
+        reach: Reach,
+    ) -> Result<SuiteObject, StoreError> {
+        let row = fetch_reachable(&self.pool, "suites", SUITE_COLUMNS, caller, id, reach).await?;
+        read_suite(caller, &row)
+    }
+
+    /// A page of the suites within the caller's reach, newest first.
     pub async fn list_suites(
         &self,
         caller: &Principal,
+        reach: Reach,
         page: &PageRequest,
     ) -> Result<(Vec<SuiteObject>, bool), StoreError> {
-        let cursor = cursor_seq(&self.pool, "suites", caller, page.after.as_ref()).await?;
+        let cursor = cursor_seq(&self.pool, "suites", caller, page.after.as_ref(), reach).await?;
         let mut sql = Sql::new(&format!(
             "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.deleted_at IS NULL AND "
         ));
-        push_visible(&mut sql, "suites");
+        push_reach(&mut sql, "suites", reach);
         if cursor.is_some() {
             sql.push(" AND suites.seq < ");
             sql.param();
@@ -157,7 +179,7 @@ impl Store {
             query = query.bind(seq);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        into_page(rows, page.limit, read_suite)
+        into_page(rows, page.limit, |row| read_suite(caller, row))
     }
 
     /// Soft-deletes a suite the caller owns, with its runs; returns how many runs went with it.
@@ -225,14 +247,15 @@ impl Store {
         .await
     }
 
-    /// A page of a visible suite's versions, in version order.
+    /// A page of the versions of a suite within the caller's reach (owned or shared), in
+    /// version order.
     pub async fn list_suite_versions(
         &self,
         caller: &Principal,
         suite_id: &str,
         page: &PageRequest,
     ) -> Result<(Vec<SuiteVersionObject>, bool), StoreError> {
-        self.get_suite(caller, suite_id).await?;
+        self.find_suite(caller, suite_id, Reach::Shared).await?;
         let cursor = match &page.after {
             Some(after) => {
                 let row = sqlx::query(
@@ -265,14 +288,14 @@ impl Store {
         into_page(rows, page.limit, read_version)
     }
 
-    /// One version of a visible suite.
+    /// One version of a suite within the caller's reach (owned or shared).
     pub async fn get_suite_version(
         &self,
         caller: &Principal,
         suite_id: &str,
         version: i64,
     ) -> Result<SuiteVersionObject, StoreError> {
-        self.get_suite(caller, suite_id).await?;
+        self.find_suite(caller, suite_id, Reach::Shared).await?;
         let row = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM suite_versions WHERE suite_id = $1 AND version = $2"
         ))

@@ -382,6 +382,7 @@ async fn suites_and_versions() {
         let (page, more) = store
             .list_suites(
                 &me,
+                assay_store::Reach::Owned,
                 &PageRequest {
                     after: None,
                     limit: 1,
@@ -394,6 +395,7 @@ async fn suites_and_versions() {
         let (page, more) = store
             .list_suites(
                 &me,
+                assay_store::Reach::Owned,
                 &PageRequest {
                     after: Some(second.id.clone()),
                     limit: 1,
@@ -420,6 +422,7 @@ async fn suites_and_versions() {
         let (page, _) = store
             .list_suites(
                 &me,
+                assay_store::Reach::Owned,
                 &PageRequest {
                     after: None,
                     limit: 10,
@@ -670,7 +673,12 @@ async fn runs_samples_and_group_commit() {
 
         // Listing and filters.
         let (runs, _) = store
-            .list_runs(&me, &RunFilter::default(), &page(10))
+            .list_runs(
+                &me,
+                assay_store::Reach::Owned,
+                &RunFilter::default(),
+                &page(10),
+            )
             .await
             .unwrap();
         assert_eq!(runs.len(), 1);
@@ -679,7 +687,7 @@ async fn runs_samples_and_group_commit() {
             ..Default::default()
         };
         assert!(store
-            .list_runs(&me, &done, &page(10))
+            .list_runs(&me, assay_store::Reach::Owned, &done, &page(10))
             .await
             .unwrap()
             .0

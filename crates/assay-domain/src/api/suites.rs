@@ -165,6 +165,58 @@ pub struct SuiteDeletedObject {
     pub deleted_runs: i64,
 }
 
+/// Most orgs one suite may be shared with.
+pub const MAX_SHARES_PER_SUITE: i64 = 100;
+
+/// Body of `POST /evals/suites/{suite_id}/shares`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateShareRequest {
+    /// The org that gets read-only access (not the owning org).
+    pub org_id: String,
+}
+
+impl CreateShareRequest {
+    /// Checks the field's shape (the org itself is checked against the store).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.org_id.trim().is_empty() || self.org_id.chars().count() > NAME_MAX_CHARS {
+            return Err(ValidationError::new(
+                "org_id",
+                format!("must have 1 to {NAME_MAX_CHARS} characters"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A read-only grant of a suite to another org (`object: "eval.suite.share"`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShareObject {
+    pub id: String,
+    pub object: String,
+    pub suite_id: String,
+    /// The org that received read-only access.
+    pub org_id: String,
+    /// Who granted it (the API key that acted).
+    pub granted_by: String,
+    pub created_at: i64,
+}
+
+/// Every share of a suite (`object: "list"`, unpaged: at most [`MAX_SHARES_PER_SUITE`]).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShareList {
+    pub object: String,
+    pub data: Vec<ShareObject>,
+}
+
+/// Result of revoking a share (`object: "eval.suite.share.deleted"`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ShareDeletedObject {
+    /// The revoked share's id.
+    pub id: String,
+    pub object: String,
+    pub deleted: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,19 +4,15 @@ use assay_domain::api::{
     ArtifactsObject, CreateRunRequest, ListObject, ListRunsQuery, ListSamplesQuery, OverviewQuery,
     RunDeletedObject, RunObject, RunOverview, SampleObject,
 };
-use assay_domain::manifest::{
-    similarity_threshold, DatasetSource, JudgeConfig, Manifest, Task, TaskType,
-};
-use assay_domain::{error::index, MAX_SAFE_INT};
+use assay_domain::MAX_SAFE_INT;
 use assay_engine::overview::note_storage_wait;
-use assay_engine::Role;
-use assay_store::{NewRun, RunFilter, SampleFilter, StoreError};
+use assay_store::{Reach, RunFilter, SampleFilter, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{page, JsonBody, QueryParams};
+use crate::extract::{page, reach, JsonBody, QueryParams};
 use crate::AppState;
 
 fn run_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
@@ -26,51 +22,18 @@ fn run_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
     }
 }
 
-/// A live run the caller may see, or a 404 naming it.
+/// A live run within the caller's reach (owned, or also shared for reads), or a 404 naming it.
 async fn find_run(
     state: &AppState,
     caller: &assay_domain::Principal,
     run_id: &str,
+    reach: Reach,
 ) -> Result<assay_store::RunRecord, ApiError> {
     state
         .store
-        .get_run(caller, run_id)
+        .find_run(caller, run_id, reach)
         .await
         .map_err(run_not_found(run_id))
-}
-
-/// Why a task cannot run on this server yet, if it cannot.
-fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<String> {
-    for task in &manifest.tasks {
-        if task_ids.is_some_and(|ids| !ids.contains(&task.id)) {
-            continue;
-        }
-        let needs = match task.task_type {
-            TaskType::Transcription => Some("transcription models"),
-            TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
-            _ => None,
-        }
-        .or_else(|| {
-            let mut datasets = vec![&task.dataset];
-            if let Some(d) = task.fewshot.as_ref().and_then(|f| f.dataset.as_ref()) {
-                datasets.push(d);
-            }
-            if let Some(e) = &task.embedding {
-                datasets.extend(e.aux_datasets().map(|(_, d)| d));
-            }
-            datasets
-                .iter()
-                .any(|d| d.effective_source() == Some(DatasetSource::Huggingface))
-                .then_some("Hugging Face datasets")
-        });
-        if let Some(needs) = needs {
-            return Some(format!(
-                "task {} needs {needs}, which this server does not run yet",
-                task.id
-            ));
-        }
-    }
-    None
 }
 
 /// Start a run of a suite version over models; it executes in the background.
@@ -84,123 +47,7 @@ pub async fn create_run(
     JsonBody(req): JsonBody<CreateRunRequest>,
 ) -> Result<Json<RunObject>, ApiError> {
     req.validate()?;
-    let suite = match state.store.get_suite(&caller, &req.suite_id).await {
-        Ok(s) => s,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::invalid(
-                "suite_id",
-                format!("no suite with id {}", req.suite_id),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let number = req.suite_version.unwrap_or(suite.active_version);
-    let version = match state
-        .store
-        .get_suite_version(&caller, &suite.id, number)
-        .await
-    {
-        Ok(v) => v,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::invalid(
-                "suite_version",
-                format!("suite {} has no version {number}", suite.id),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let manifest = Manifest::from_json(&version.manifest, "manifest")
-        .map_err(|e| ApiError::Internal(format!("stored manifest of {}: {e}", version.id)))?;
-    if let Some(ids) = &req.task_ids {
-        for (i, id) in ids.iter().enumerate() {
-            if manifest.task(id).is_none() {
-                return Err(ApiError::invalid(
-                    index("task_ids", i),
-                    format!("version {number} of the suite has no task {id}"),
-                ));
-            }
-        }
-    }
-    if let Some(reason) = unsupported(&manifest, req.task_ids.as_deref()) {
-        let path = if req.task_ids.is_some() {
-            "task_ids"
-        } else {
-            "suite_id"
-        };
-        return Err(ApiError::invalid(path, reason));
-    }
-    for (i, model) in req.models.iter().enumerate() {
-        state
-            .engine
-            .check_model(model)
-            .map_err(|why| ApiError::invalid(index("models", i), why))?;
-    }
-    let selected = |t: &&Task| req.task_ids.as_ref().is_none_or(|ids| ids.contains(&t.id));
-    // A task with a Python grader is scored by it, not by the type's model grading.
-    let model_graded = |t: &&Task| t.task_type == TaskType::Embedding || t.grader.is_none();
-    let needs = |types: &[TaskType]| {
-        manifest
-            .tasks
-            .iter()
-            .filter(selected)
-            .filter(model_graded)
-            .any(|t| types.contains(&t.task_type))
-    };
-    // Settings are checked when a suite is created; versions stored before a rule existed are
-    // checked again here, so a run never fails every sample on them.
-    for (i, task) in manifest.tasks.iter().enumerate() {
-        if !selected(&task) || !model_graded(&task) {
-            continue;
-        }
-        let path = format!("manifest.tasks[{i}].metadata");
-        let checked = match task.task_type {
-            TaskType::LlmJudge => JudgeConfig::from_metadata(task.metadata.as_ref(), &path).err(),
-            TaskType::SemanticSimilarity => {
-                similarity_threshold(task.metadata.as_ref(), &path).err()
-            }
-            _ => None,
-        };
-        if let Some(e) = checked {
-            return Err(ApiError::invalid(
-                "suite_version",
-                format!("version {number} of the suite cannot run: {e}"),
-            ));
-        }
-    }
-    if needs(&[TaskType::LlmJudge]) {
-        let model = req.judge_model.as_deref().unwrap_or("auto");
-        state
-            .engine
-            .check_model_for(model, Role::Judge)
-            .map_err(|why| {
-                ApiError::invalid(
-                    "judge_model",
-                    format!("the suite's llm_judge tasks need a judge model: {why}"),
-                )
-            })?;
-    }
-    if needs(&[TaskType::SemanticSimilarity, TaskType::Embedding]) {
-        let model = req.embedding_model.as_deref().unwrap_or("auto");
-        state
-            .engine
-            .check_model_for(model, Role::Embedding)
-            .map_err(|why| ApiError::invalid("embedding_model", format!("the suite's semantic_similarity or embedding tasks need an embedding model: {why}")))?;
-    }
-    let settings = req.settings();
-    let run = NewRun {
-        suite_id: suite.id,
-        suite_version: number,
-        suite_version_id: version.id,
-        models: req.models,
-        task_ids: req.task_ids,
-        judge_model: req.judge_model,
-        embedding_model: req.embedding_model,
-        generation: req.generation.unwrap_or_default().normalize(),
-        settings,
-        metadata: req.metadata.unwrap_or_default(),
-    };
-    let created = state.store.create_run(&caller, &run).await?;
-    state.engine.run_created(&created.object.id);
+    let created = state.engine.submit_run(&state.store, &caller, req).await?;
     Ok(Json(created.object))
 }
 
@@ -230,7 +77,10 @@ pub async fn list_runs(
         suite_version: q.suite_version,
         status: q.status,
     };
-    let (mut data, has_more) = state.store.list_runs(&caller, &filter, &page).await?;
+    let (mut data, has_more) = state
+        .store
+        .list_runs(&caller, reach(q.owned_only), &filter, &page)
+        .await?;
     for run in &mut data {
         note_storage_wait(state.store.health(), run);
     }
@@ -247,7 +97,9 @@ pub async fn get_run(
     Caller(caller): Caller,
     Path(run_id): Path<String>,
 ) -> Result<Json<RunObject>, ApiError> {
-    let mut run = find_run(&state, &caller, &run_id).await?.object;
+    let mut run = find_run(&state, &caller, &run_id, Reach::Shared)
+        .await?
+        .object_for(&caller);
     note_storage_wait(state.store.health(), &mut run);
     Ok(Json(run))
 }
@@ -293,7 +145,7 @@ pub async fn cancel_run(
         .await
         .map_err(run_not_found(&run_id))?;
     state.engine.cancel(&run_id);
-    let run = find_run(&state, &caller, &run_id).await?;
+    let run = find_run(&state, &caller, &run_id, Reach::Owned).await?;
     Ok(Json(run.object))
 }
 
@@ -308,7 +160,7 @@ pub async fn get_run_overview(
     Path(run_id): Path<String>,
     QueryParams(q): QueryParams<OverviewQuery>,
 ) -> Result<Json<RunOverview>, ApiError> {
-    let run = find_run(&state, &caller, &run_id).await?;
+    let run = find_run(&state, &caller, &run_id, Reach::Shared).await?;
     let metric = q
         .metric
         .filter(|m| !m.is_empty())
@@ -385,12 +237,18 @@ pub async fn get_artifacts(
     Caller(caller): Caller,
     Path(run_id): Path<String>,
 ) -> Result<Json<ArtifactsObject>, ApiError> {
-    let run = find_run(&state, &caller, &run_id).await?;
+    let run = find_run(&state, &caller, &run_id, Reach::Shared).await?;
+    // Artifact files stay with the run's owner: a reader through a share gets none.
+    let owned = run.owned_by(&caller);
     Ok(Json(ArtifactsObject {
         run_id: run.object.id,
         object: "eval.artifacts".into(),
-        result_file_id: run.result_file_id,
-        samples_file_id: run.samples_file_id,
-        artifact_file_ids: run.object.artifact_file_ids,
+        result_file_id: run.result_file_id.filter(|_| owned),
+        samples_file_id: run.samples_file_id.filter(|_| owned),
+        artifact_file_ids: if owned {
+            run.object.artifact_file_ids
+        } else {
+            Vec::new()
+        },
     }))
 }

@@ -9,7 +9,7 @@ use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Mani
 use assay_domain::Principal;
 use assay_engine::dataset_check::{check_datasets, DatasetCheckError};
 use assay_engine::python::{check_code, load_code, CheckError, CodeError, Entry};
-use assay_store::{NewSuite, NewVersion, StoreError};
+use assay_store::{NewSuite, NewVersion, Reach, StoreError};
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{page, positive_int, JsonBody, QueryParams};
+use crate::extract::{page, positive_int, reach, JsonBody, QueryParams};
 use crate::AppState;
 
 /// Validates a manifest and every file it references; returns the new version's record.
@@ -217,7 +217,6 @@ pub struct ListSuitesQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Leave out suites visible only through a share.
-    #[allow(dead_code)]
     owned_only: Option<bool>,
 }
 
@@ -231,7 +230,10 @@ pub async fn list_suites(
     QueryParams(q): QueryParams<ListSuitesQuery>,
 ) -> Result<Json<ListObject<SuiteObject>>, ApiError> {
     let page = page(q.after, q.limit, 20, 100)?;
-    let (data, has_more) = state.store.list_suites(&caller, &page).await?;
+    let (data, has_more) = state
+        .store
+        .list_suites(&caller, reach(q.owned_only), &page)
+        .await?;
     Ok(Json(ListObject::new(data, has_more)))
 }
 
@@ -247,7 +249,7 @@ pub async fn get_suite(
 ) -> Result<Json<SuiteObject>, ApiError> {
     let suite = state
         .store
-        .get_suite(&caller, &suite_id)
+        .find_suite(&caller, &suite_id, Reach::Shared)
         .await
         .map_err(suite_not_found(&suite_id))?;
     Ok(Json(suite))
