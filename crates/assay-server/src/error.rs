@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Unknown, deleted, or another tenant's resource.
     #[error("{0}")]
     NotFound(String),
+    /// A body field names something that does not exist; the path names the field.
+    #[error(transparent)]
+    NotFoundAt(ValidationError),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -53,7 +56,7 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NotFoundAt(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid_request_error",
             ApiError::Unauthenticated(_) => "authentication_error",
             ApiError::Forbidden(_) => "permission_error",
-            ApiError::NotFound(_) => "not_found_error",
+            ApiError::NotFound(_) | ApiError::NotFoundAt(_) => "not_found_error",
             ApiError::Conflict(_) => "conflict_error",
             ApiError::TooLarge(_) => "request_too_large",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -83,7 +86,7 @@ impl ApiError {
 
     fn body(&self) -> ErrorBody {
         let (message, details) = match self {
-            ApiError::Invalid(e) => (
+            ApiError::Invalid(e) | ApiError::NotFoundAt(e) => (
                 format!("{}: {}", e.path, e.message),
                 Some(serde_json::json!({ "param": e.path })),
             ),
@@ -116,7 +119,8 @@ pub struct ErrorDetail {
     pub r#type: String,
     /// The HTTP status code.
     pub code: u16,
-    /// For validation errors, `{"param": "<field path>"}`; otherwise `null`.
+    /// For validation errors and missing things a field names, `{"param": "<field path>"}`;
+    /// otherwise `null`.
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }

@@ -3,4 +3,5 @@
 pub mod files;
 pub mod health;
 pub mod runs;
+pub mod shares;
 pub mod suites;
