@@ -503,7 +503,13 @@ async fn grade_beyond_builtin(
     if let Some(grader) = python {
         return Some(tokio::select! {
             outcome = grade_with_python(ctx, task, grader, sample, output, extracted, builtin) => {
-                outcome.map_err(GradeError::Failed)
+                // A grader whose model call was cut short by the stop fails for that reason
+                // only: the sample is left to be graded again, not failed.
+                outcome.map_err(|error| if ctx.stop.is_cancelled() {
+                    GradeError::Stopped
+                } else {
+                    GradeError::Failed(error)
+                })
             }
             _ = ctx.stop.cancelled() => Err(GradeError::Stopped),
         });
