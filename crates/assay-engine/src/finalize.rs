@@ -204,9 +204,15 @@ fn declared_metrics(task: &Task) -> Vec<(String, Aggregation, bool)> {
     }
 }
 
-/// A deterministic file id for one of a run's artifacts, so finalizing twice reuses it.
-fn artifact_id(run_id: &str, kind: &str) -> String {
-    let digest = hex::encode(Sha256::digest(format!("{run_id}:{kind}").as_bytes()));
+/// A deterministic file id for one of a run's artifacts, so finalizing twice reuses it; each
+/// round of results (a rerun of failed samples starts the next) gets its own.
+fn artifact_id(run: &RunRecord, kind: &str) -> String {
+    let run_id = &run.object.id;
+    let seed = match run.artifact_round {
+        0 => format!("{run_id}:{kind}"),
+        round => format!("{run_id}:{kind}:{round}"),
+    };
+    let digest = hex::encode(Sha256::digest(seed.as_bytes()));
     format!("{}{}", assay_domain::ids::FILE, &digest[..32])
 }
 
@@ -242,7 +248,7 @@ async fn existing(store: &Store, owner: &Principal, id: &str) -> Result<bool, Pl
 
 /// Streams every sample, one JSON object per line, into the samples artifact.
 async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String, PlanError> {
-    let id = artifact_id(&run.object.id, "samples");
+    let id = artifact_id(run, "samples");
     if existing(store, &run.owner, &id).await? {
         return Ok(id);
     }
@@ -302,7 +308,7 @@ async fn write_result_artifact(
     metrics: &Value,
     tokens: &RunTokens,
 ) -> Result<String, PlanError> {
-    let id = artifact_id(&run.object.id, "results");
+    let id = artifact_id(run, "results");
     if existing(store, &run.owner, &id).await? {
         return Ok(id);
     }

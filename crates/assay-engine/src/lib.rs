@@ -90,8 +90,13 @@ pub use sample::Stages;
 /// Where runs execute: in this process ([`LocalExecutor`]) or elsewhere (e.g. Temporal
 /// workers). The server tells it about new runs and cancel requests.
 pub trait Dispatcher: Send + Sync {
-    /// `run_id` was created or re-queued (it is stored as `queued`).
+    /// `run_id` was created (it is stored as `queued`).
     fn run_created(&self, run_id: &str);
+    /// `run_id` ended and was re-queued in place (retry, rerun-failed); an executor that ran it
+    /// before may still be letting go of it.
+    fn run_requeued(&self, run_id: &str) {
+        self.run_created(run_id);
+    }
     /// A cancel was requested for `run_id` (it is stored as `cancelling`).
     fn cancel(&self, run_id: &str);
     /// The process is stopping.
@@ -172,6 +177,32 @@ impl Engine {
         let created = store.create_run(caller, &run).await?;
         self.run_created(&created.object.id);
         Ok(created)
+    }
+
+    /// Retries a failed or cancelled run the caller owns, in place (see
+    /// [`Store::requeue_for_retry`]).
+    pub async fn retry_run(
+        &self,
+        store: &Store,
+        caller: &assay_domain::Principal,
+        run_id: &str,
+    ) -> Result<assay_store::RunRecord, StoreError> {
+        let run = store.requeue_for_retry(caller, run_id).await?;
+        self.dispatcher.run_requeued(run_id);
+        Ok(run)
+    }
+
+    /// Reruns the failed samples of a completed run the caller owns, in place (see
+    /// [`Store::requeue_failed_samples`]).
+    pub async fn rerun_failed(
+        &self,
+        store: &Store,
+        caller: &assay_domain::Principal,
+        run_id: &str,
+    ) -> Result<assay_store::RunRecord, StoreError> {
+        let run = store.requeue_failed_samples(caller, run_id).await?;
+        self.dispatcher.run_requeued(run_id);
+        Ok(run)
     }
 
     /// A cancel was requested for `run_id`.

@@ -33,7 +33,7 @@ pub async fn overview(
             completed: agg.completed,
             failed: agg.failed,
             errored: agg.errored,
-            retried: 0,
+            retried: run.retried,
         },
         cost_usd: agg.cost_usd.or(o.cost_usd),
         tokens: agg.tokens(),

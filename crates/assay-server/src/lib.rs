@@ -155,7 +155,7 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{files, health, runs, suites};
+    use routes::{files, health, runs, shares, suites};
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -173,9 +173,16 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             suites::list_suite_versions
         ))
         .routes(routes!(suites::get_suite_version))
+        .routes(routes!(
+            shares::list_suite_shares,
+            shares::create_suite_share
+        ))
+        .routes(routes!(shares::delete_suite_share))
         .routes(routes!(runs::create_run, runs::list_runs))
         .routes(routes!(runs::get_run, runs::delete_run))
         .routes(routes!(runs::cancel_run))
+        .routes(routes!(runs::retry_run))
+        .routes(routes!(runs::rerun_failed_samples))
         .routes(routes!(runs::get_run_overview))
         .routes(routes!(runs::list_samples))
         .routes(routes!(runs::get_artifacts))

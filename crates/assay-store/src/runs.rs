@@ -42,6 +42,11 @@ pub struct RunRecord {
     pub planned: bool,
     pub result_file_id: Option<String>,
     pub samples_file_id: Option<String>,
+    /// Samples re-queued by rerun-failed, summed over the run's reruns.
+    pub retried: i64,
+    /// How many times the run's results were reopened by rerun-failed: artifacts of each
+    /// round get their own file ids.
+    pub artifact_round: i64,
 }
 
 /// Filters of `GET /runs`.
@@ -67,7 +72,7 @@ pub(crate) const RUN_COLUMNS: &str = "runs.id, runs.org_id, runs.team_id, runs.u
      runs.failed, runs.metrics, runs.error, runs.artifact_file_ids, runs.result_file_id, runs.samples_file_id, \
      runs.agent_name, runs.agent_version, runs.agent_effort, runs.cost_usd, runs.tokens_input, \
      runs.tokens_output, runs.tokens_cached, runs.tokens_reasoning, runs.planned, runs.created_at, \
-     runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at";
+     runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at, runs.retried, runs.artifact_round";
 
 fn opt_json(row: &AnyRow, column: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
@@ -138,6 +143,8 @@ pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
         planned: row.try_get::<i64, _>("planned")? != 0,
         result_file_id: row.try_get("result_file_id")?,
         samples_file_id: row.try_get("samples_file_id")?,
+        retried: row.try_get("retried")?,
+        artifact_round: row.try_get("artifact_round")?,
         object,
     })
 }
@@ -325,6 +332,117 @@ impl Store {
             return Ok(self.run_record(id).await?.object.status);
         }
         Ok(RunStatus::Cancelling)
+    }
+
+    /// Re-queues a failed or cancelled run the caller owns, in place: its run-level error and
+    /// end time are cleared and the executor resumes it from its samples' durable states
+    /// (finished samples keep their results). Of two concurrent calls exactly one re-queues;
+    /// the other, like a call in any other state, is a `Conflict`.
+    pub async fn requeue_for_retry(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<RunRecord, StoreError> {
+        self.get_run(caller, id).await?;
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'queued', error = NULL, failed_at = NULL, cancelled_at = NULL, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND status IN ('failed', 'cancelled') AND deleted_at IS NULL",
+        )
+        .bind(now_unix())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        let run = self.run_record(id).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "run {id} is {}; only a failed or cancelled run can be retried",
+                run.object.status.as_str()
+            )));
+        }
+        Ok(run)
+    }
+
+    /// Re-queues the `failed` samples of a completed run the caller owns, in place (same
+    /// sample ids, their previous outcome erased), and reopens the run: its metrics, token
+    /// totals and artifacts are computed again when it finishes; the old artifact files are
+    /// deleted. `retried` grows by the number of samples re-queued. A run in another state,
+    /// or without failed samples, is a `Conflict` (so of two concurrent calls one re-queues).
+    pub async fn requeue_failed_samples(
+        &self,
+        caller: &Principal,
+        id: &str,
+    ) -> Result<RunRecord, StoreError> {
+        let run = self.get_run(caller, id).await?;
+        let now = now_unix();
+        self.in_transaction(async |conn| {
+            // The guarded status change goes first: it takes the write lock, so a second
+            // caller finds the run no longer completed.
+            let reopened = sqlx::query(
+                "UPDATE runs SET status = 'queued', metrics = NULL, tokens_input = NULL, \
+                 tokens_output = NULL, tokens_cached = NULL, tokens_reasoning = NULL, \
+                 result_file_id = NULL, samples_file_id = NULL, artifact_file_ids = '[]', \
+                 artifact_round = artifact_round + 1, completed_at = NULL, lease_owner = NULL, \
+                 lease_expires_at = NULL, updated_at = $1 \
+                 WHERE id = $2 AND status = 'completed' AND deleted_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            if reopened.rows_affected() == 0 {
+                let row = sqlx::query("SELECT status FROM runs WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let status: String = row.try_get("status")?;
+                return Err(StoreError::Conflict(format!(
+                    "run {id} is {status}; only a completed run can rerun its failed samples"
+                )));
+            }
+            let requeued = sqlx::query(
+                "UPDATE samples SET status = 'queued', output_text = NULL, reasoning = NULL, \
+                 response_id = NULL, extracted_output = NULL, scores = '{}', judge = NULL, \
+                 error = NULL, cost_usd = NULL, input_tokens = NULL, output_tokens = NULL, \
+                 cached_tokens = NULL, reasoning_tokens = NULL, tokens_estimated = 0, \
+                 phase_timings = NULL, started_at = NULL, completed_at = NULL, updated_at = $1 \
+                 WHERE run_id = $2 AND status = 'failed'",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() as i64;
+            if requeued == 0 {
+                // Returning an error rolls the reopening back.
+                return Err(StoreError::Conflict(format!(
+                    "run {id} has no failed samples to rerun"
+                )));
+            }
+            sqlx::query(
+                "UPDATE runs SET failed = failed - $1, retried = retried + $1 WHERE id = $2",
+            )
+            .bind(requeued)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            // The previous round's artifacts describe results that no longer hold.
+            for file_id in [&run.result_file_id, &run.samples_file_id]
+                .into_iter()
+                .flatten()
+            {
+                sqlx::query(
+                    "UPDATE files SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+                )
+                .bind(now)
+                .bind(file_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.run_record(id).await
     }
 
     /// Non-terminal, undeleted runs whose lease is free, expired, or already `owner`'s.

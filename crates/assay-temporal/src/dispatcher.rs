@@ -6,7 +6,10 @@ use std::time::Duration;
 use assay_engine::Dispatcher;
 use assay_store::Store;
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{Client, WorkflowCancelOptions, WorkflowStartOptions};
+use temporalio_client::{
+    Client, WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowIdReusePolicy,
+    WorkflowStartOptions,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::workflow::{RunProgress, RunWorkflow};
@@ -54,19 +57,46 @@ impl TemporalDispatcher {
 }
 
 impl Inner {
-    async fn start_run(&self, run_id: &str) -> anyhow::Result<()> {
-        let options =
-            WorkflowStartOptions::new(self.task_queue.clone(), workflow_id(run_id)).build();
+    /// Starts the run's workflow; true when one with its id was running already.
+    async fn start_workflow(&self, run_id: &str) -> anyhow::Result<bool> {
+        // A run id may be reused by a new execution once the previous one closed (a retried
+        // or rerun run).
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id(run_id))
+            .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicate)
+            .build();
         match self
             .client
             .start_workflow(RunWorkflow::run, RunProgress::start(run_id), options)
             .await
         {
-            Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
+            Ok(_) => Ok(false),
+            Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(true),
             Err(e) => Err(anyhow::anyhow!(
                 "starting the workflow of run {run_id}: {e}"
             )),
         }
+    }
+
+    async fn start_run(&self, run_id: &str) -> anyhow::Result<()> {
+        self.start_workflow(run_id).await.map(|_| ())
+    }
+
+    /// Starts a new execution for a run re-queued after it ended. The execution that ended it
+    /// may not have closed yet (it records the terminal state, then returns): then this waits
+    /// for it to close and starts again. A new execution of a run that is no longer queued
+    /// finds nothing to do and closes at once, so starting one too many is harmless.
+    async fn restart_run(&self, run_id: &str) -> anyhow::Result<()> {
+        while self.start_workflow(run_id).await? {
+            let handle = self
+                .client
+                .get_workflow_handle::<RunWorkflow>(workflow_id(run_id));
+            tokio::select! {
+                // Any outcome means it closed (or cannot be waited on: then try again).
+                _ = handle.get_result(WorkflowGetResultOptions::default()) => {}
+                _ = self.shutdown.cancelled() => return Ok(()),
+            }
+        }
+        Ok(())
     }
 
     async fn sweep_forever(self: Arc<Self>) {
@@ -101,6 +131,17 @@ impl Dispatcher for TemporalDispatcher {
             if let Err(e) = inner.start_run(&run_id).await {
                 // The sweep starts it later.
                 tracing::warn!(run_id, error = %e, "could not start the run's workflow yet");
+            }
+        });
+    }
+
+    fn run_requeued(&self, run_id: &str) {
+        let inner = self.inner.clone();
+        let run_id = run_id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = inner.restart_run(&run_id).await {
+                // The sweep starts it later.
+                tracing::warn!(run_id, error = %e, "could not restart the run's workflow yet");
             }
         });
     }

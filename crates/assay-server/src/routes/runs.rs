@@ -149,6 +149,46 @@ pub async fn cancel_run(
     Ok(Json(run.object))
 }
 
+/// Retry a failed or cancelled run in place (same run id): finished samples keep their results,
+/// generated-but-unscored samples are only scored, the rest are generated again; a run that
+/// never persisted samples is planned from scratch. Other states: 409.
+#[utoipa::path(post, path = "/api/v1/llm/evals/runs/{run_id}/retry", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = RunObject), (status = 404, body = ErrorBody), (status = 409, description = "the run is not failed or cancelled", body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn retry_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunObject>, ApiError> {
+    let run = state
+        .engine
+        .retry_run(&state.store, &caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(run.object))
+}
+
+/// Rerun the failed samples of a completed run in place (same run and sample ids); metrics,
+/// token totals and artifacts are computed again. Without failed samples, or in another
+/// state: 409.
+#[utoipa::path(post, path = "/api/v1/llm/evals/runs/{run_id}/rerun-failed", tag = "runs",
+    params(("run_id" = String, Path)),
+    responses((status = 200, body = RunObject), (status = 404, body = ErrorBody), (status = 409, description = "the run is not completed, or has no failed samples", body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn rerun_failed_samples(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunObject>, ApiError> {
+    let run = state
+        .engine
+        .rerun_failed(&state.store, &caller, &run_id)
+        .await
+        .map_err(run_not_found(&run_id))?;
+    Ok(Json(run.object))
+}
+
 /// Trial counts, the average of one score, cost and tokens over the run's samples.
 #[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}/overview", tag = "runs",
     params(("run_id" = String, Path), OverviewQuery),

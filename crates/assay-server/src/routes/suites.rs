@@ -172,7 +172,7 @@ fn check_metric_ids(manifest: &Manifest) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn suite_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
+pub(crate) fn suite_not_found(id: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
     move |e| match e {
         StoreError::NotFound => ApiError::NotFound(format!("no suite with id {id}")),
         other => other.into(),
