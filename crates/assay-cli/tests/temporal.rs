@@ -343,3 +343,154 @@ async fn cancel_stops_a_run_on_temporal() {
     let execs = cluster.temporal.executions(&format!("assay-run-{run_id}"));
     assert_eq!(execs.len(), 1, "{execs:?}");
 }
+
+/// Retries a run: exactly one of two concurrent calls re-queues it.
+async fn retry_once(a: &Api, run_id: &str) {
+    let path = format!("{}/api/v1/llm/evals/runs/{run_id}/retry", a.base);
+    let send = || async {
+        a.client
+            .post(&path)
+            .bearer_auth(common::KEY)
+            .send()
+            .await
+            .expect("retry sent")
+            .status()
+            .as_u16()
+    };
+    let (first, second) = tokio::join!(send(), send());
+    let mut statuses = [first, second];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one retry re-queues, the other is refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_is_retried_on_temporal() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    // Rows 0-29 answer at once; 30-33 hang on their first call.
+    let prompt = |i: usize| {
+        if i < 30 {
+            format!("r{i} [[answer:{i}]]")
+        } else {
+            format!("r{i} [[hang times=1]] [[answer:{i}]]")
+        }
+    };
+    let data: String = (0..34)
+        .map(|i| format!("{}\n", json!({"q": prompt(i), "a": i.to_string()})))
+        .collect();
+    let file = a.upload("rows.jsonl", data).await;
+    let suite = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "retry", "manifest": {"tasks": [{"id": "n", "type": "numeric",
+                "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+        )
+        .await;
+    let run_id = run(
+        &a,
+        json!({"suite_id": suite["id"], "models": ["fake"], "generation_concurrency": 4}),
+    )
+    .await;
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 30
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while cluster.models.requests().in_flight < 4 {
+        assert!(tokio::time::Instant::now() < deadline, "calls never hung");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.post(
+        &format!("/api/v1/llm/evals/runs/{run_id}/cancel"),
+        &json!({}),
+    )
+    .await;
+    let cancelled = a.wait(&run_id, done).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+
+    retry_once(&a, &run_id).await;
+    let finished = a.wait(&run_id, done).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(finished["cancelled_at"], Value::Null);
+    assert_eq!(
+        finished["request_counts"],
+        json!({"total": 34, "completed": 34, "failed": 0})
+    );
+    assert_eq!(
+        finished["metrics"]["by_model"]["fake"]["n"]["metrics"]["exact_match"]["mean"],
+        1.0
+    );
+    assert_each_index_once(&a.samples(&run_id).await, 34);
+    for i in 0..30 {
+        assert_eq!(cluster.models.calls_for(&prompt(i)), 1, "regenerated: r{i}");
+    }
+    for i in 30..34 {
+        // The hung call was cancelled without a result, so the retry made it again.
+        assert_eq!(cluster.models.calls_for(&prompt(i)), 2, "r{i}");
+    }
+    // The retry ran as a second execution of the run's workflow.
+    let execs = cluster.temporal.executions(&format!("assay-run-{run_id}"));
+    assert_eq!(execs.len(), 2, "{execs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_while_its_worker_was_dead_is_retried() {
+    let Some(cluster) = Cluster::start(Duration::from_millis(20)).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let mut first = cluster.worker("worker-1").await;
+    let a = api(&server);
+    let suite = a.suite(200, "revive").await;
+    let run_id = run(
+        &a,
+        json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
+    )
+    .await;
+    a.wait(&run_id, |r| {
+        r["request_counts"]["completed"].as_i64().unwrap_or(0) >= 40
+    })
+    .await;
+    first.kill().await.expect("SIGKILL the worker");
+    let before: Vec<Value> = a
+        .samples(&run_id)
+        .await
+        .into_iter()
+        .filter(|s| s["status"] == "completed")
+        .collect();
+    assert!(before.len() < 200, "the run finished before the kill");
+    // Cancelled with no worker alive: the cancel is recorded once a worker is back.
+    let cancelling = a
+        .post(
+            &format!("/api/v1/llm/evals/runs/{run_id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelling["status"], "cancelling");
+    let _second = cluster.worker("worker-2").await;
+    let cancelled = a.wait(&run_id, done).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+
+    retry_once(&a, &run_id).await;
+    let finished = a.wait(&run_id, done).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(
+        finished["request_counts"],
+        json!({"total": 200, "completed": 200, "failed": 0})
+    );
+    assert_each_index_once(&a.samples(&run_id).await, 200);
+    for s in &before {
+        let prompt = s["prompt"].as_str().unwrap_or_default();
+        assert_eq!(cluster.models.calls_for(prompt), 1, "regenerated: {prompt}");
+    }
+    // Beyond one call per sample, only calls cut off by the kill were repeated.
+    assert!(cluster.models.requests().total <= 200 + 4);
+}

@@ -780,3 +780,199 @@ async fn task_metrics_are_kept_per_task_and_model() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn shares_widen_reads_and_requeues_happen_once() {
+    use assay_domain::api::{RunStatus, SampleStatus};
+    use assay_store::{Reach, RunFilter, RunResults, SampleUpdate, ShareError};
+    on_each_backend(|store| async move {
+        let owner = Principal {
+            is_admin: true,
+            ..principal("org_a", "team_a", None)
+        };
+        let reader = principal("org_b", "team_b", None);
+        for (org, team) in [("org_a", "team_a"), ("org_b", "team_b")] {
+            store
+                .create_api_key(&NewApiKey {
+                    org_id: org.into(),
+                    team_id: team.into(),
+                    is_admin: false,
+                    label: None,
+                })
+                .await
+                .unwrap();
+        }
+        let s = store
+            .create_suite(&owner, &suite("shared"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&owner, &s.id, 1).await.unwrap();
+        let run = store
+            .create_run(&owner, &new_run(&s.id, &v.id))
+            .await
+            .unwrap();
+        let run_id = run.object.id.clone();
+        let page = PageRequest {
+            after: None,
+            limit: 10,
+        };
+        let filter = RunFilter::default();
+
+        // Not shared yet: nothing reaches the reader.
+        assert!(matches!(
+            store.find_suite(&reader, &s.id, Reach::Shared).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.create_share(&owner, &s.id, "org_a").await,
+            Err(ShareError::OwningOrg)
+        ));
+        assert!(matches!(
+            store.create_share(&owner, &s.id, "org_none").await,
+            Err(ShareError::UnknownOrg(_))
+        ));
+        let share = store.create_share(&owner, &s.id, "org_b").await.unwrap();
+        let again = store.create_share(&owner, &s.id, "org_b").await.unwrap();
+        assert_eq!(share.id, again.id);
+        assert_eq!(store.list_shares(&owner, &s.id).await.unwrap().len(), 1);
+        assert!(matches!(
+            store.list_shares(&reader, &s.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let seen = store
+            .find_suite(&reader, &s.id, Reach::Shared)
+            .await
+            .unwrap();
+        assert_eq!(seen.access, assay_domain::api::SuiteAccess::Shared);
+        assert!(matches!(
+            store.get_suite(&reader, &s.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let (suites, _) = store
+            .list_suites(&reader, Reach::Shared, &page)
+            .await
+            .unwrap();
+        assert_eq!(suites.len(), 1);
+        let (suites, _) = store
+            .list_suites(&reader, Reach::Owned, &page)
+            .await
+            .unwrap();
+        assert!(suites.is_empty());
+        let (runs, _) = store
+            .list_runs(&reader, Reach::Shared, &filter, &page)
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        let paged = PageRequest {
+            after: Some(run_id.clone()),
+            limit: 10,
+        };
+        let (runs, _) = store
+            .list_runs(&reader, Reach::Shared, &filter, &paged)
+            .await
+            .unwrap();
+        assert!(
+            runs.is_empty(),
+            "a shared run is a valid cursor for its reader"
+        );
+        assert!(store
+            .find_run(&reader, &run_id, Reach::Shared)
+            .await
+            .is_ok());
+        assert!(store.get_run(&reader, &run_id).await.is_err());
+        assert!(store.requeue_for_retry(&reader, &run_id).await.is_err());
+
+        // Retry: only from failed / cancelled, once.
+        assert!(matches!(
+            store.requeue_for_retry(&owner, &run_id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .insert_samples(&run_id, &new_samples(2))
+            .await
+            .unwrap();
+        store.mark_planned(&run_id, 4).await.unwrap();
+        store
+            .fail_run(&run_id, &json!({"type": "storage_error"}))
+            .await
+            .unwrap();
+        let retried = store.requeue_for_retry(&owner, &run_id).await.unwrap();
+        assert_eq!(retried.object.status, RunStatus::Queued);
+        assert!(retried.object.error.is_none() && retried.object.failed_at.is_none());
+        assert!(matches!(
+            store.requeue_for_retry(&owner, &run_id).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // Rerun-failed: finish the run with one failed sample, then reopen it.
+        let writer = store.sample_writer();
+        for (i, s) in store
+            .sample_batch(&run_id, 0, 100, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
+            let update = if i == 0 {
+                SampleUpdate::Failed {
+                    id: s.object.id,
+                    error: json!({"type": "server_error"}),
+                    attempts: Some(1),
+                }
+            } else {
+                SampleUpdate::Completed {
+                    id: s.object.id,
+                    extracted_output: None,
+                    scores: Default::default(),
+                    judge: None,
+                }
+            };
+            writer.send(update).await.unwrap();
+        }
+        store.mark_started(&run_id).await.unwrap();
+        assert!(store.mark_finalizing(&run_id).await.unwrap());
+        assert!(store
+            .complete_run(
+                &run_id,
+                &RunResults {
+                    metrics: json!({}),
+                    tokens: Default::default(),
+                    result_file_id: "file-r".into(),
+                    samples_file_id: "file-s".into(),
+                },
+            )
+            .await
+            .unwrap());
+        let reopened = store.requeue_failed_samples(&owner, &run_id).await.unwrap();
+        assert_eq!(reopened.object.status, RunStatus::Queued);
+        assert_eq!(reopened.retried, 1);
+        assert_eq!(reopened.artifact_round, 1);
+        assert_eq!(reopened.object.request_counts.failed, 0);
+        assert_eq!(reopened.object.request_counts.completed, 3);
+        assert!(reopened.object.metrics.is_none() && reopened.result_file_id.is_none());
+        let pending = store.sample_batch(&run_id, 0, 100, true).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].object.status, SampleStatus::Queued);
+        assert!(pending[0].object.error.is_none());
+        assert!(matches!(
+            store.requeue_failed_samples(&owner, &run_id).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // Revoking ends the reader's access at once.
+        assert_eq!(
+            store.delete_share(&owner, &s.id, "org_b").await.unwrap(),
+            share.id
+        );
+        assert!(store
+            .find_run(&reader, &run_id, Reach::Shared)
+            .await
+            .is_err());
+        assert!(matches!(
+            store.delete_share(&owner, &s.id, "org_b").await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
