@@ -258,7 +258,7 @@ def _start_server(
     )
 
 
-def _create_other_key(binary: Path, data_dir: Path) -> str:
+def _create_key(binary: Path, data_dir: Path, org: str, team: str, admin: bool = False) -> str:
     res = subprocess.run(
         [
             str(binary),
@@ -267,10 +267,11 @@ def _create_other_key(binary: Path, data_dir: Path) -> str:
             "--data-dir",
             str(data_dir),
             "--org",
-            "org_other",
+            org,
             "--team",
-            "team_other",
-        ],
+            team,
+        ]
+        + (["--admin"] if admin else []),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,
@@ -341,7 +342,7 @@ def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[
     stderr_path = tmp_path_factory.mktemp("assay-logs") / "server.stderr.log"
     proc, base_url = _start_server(binary, data_dir, work_dir, stderr_path, fake_model.url)
     try:
-        other_key = _create_other_key(binary, data_dir)
+        other_key = _create_key(binary, data_dir, "org_other", "team_other")
         server = AssayServer(
             base_url=base_url,
             admin_key=BOOTSTRAP_KEY,
@@ -385,6 +386,21 @@ def wire() -> WireRecorder:
 def sdk(assay_server: AssayServer, wire: WireRecorder) -> SDK:
     """Client of the first tenant (the bootstrap key)."""
     return make_sdk(assay_server.base_url, assay_server.admin_key, wire)
+
+
+@pytest.fixture(scope="session")
+def key_sdk(assay_server: AssayServer):
+    """Mints a key with ``assay keys create`` (org, team, admin) and returns an SDK client
+    for it; skips against an external server, whose data directory is not ours."""
+    if assay_server.data_dir is None:
+        pytest.skip("external server: cannot mint keys")
+    binary = _binary("ASSAY_BIN", DEFAULT_BIN, "build it with `cargo build`")
+
+    def mint(org: str, team: str, admin: bool = False) -> SDK:
+        key = _create_key(binary, assay_server.data_dir, org, team, admin)
+        return make_sdk(assay_server.base_url, key)
+
+    return mint
 
 
 @pytest.fixture(scope="session")
