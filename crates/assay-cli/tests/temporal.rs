@@ -494,3 +494,66 @@ async fn a_run_cancelled_while_its_worker_was_dead_is_retried() {
     // Beyond one call per sample, only calls cut off by the kill were repeated.
     assert!(cluster.models.requests().total <= 200 + 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_samples_are_rerun_on_temporal() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    // Rows 0-9 answer; 10-12 fail once with a 500 (the run makes no client retries).
+    let prompt = |i: usize| {
+        if i < 10 {
+            format!("f{i} [[answer:{i}]]")
+        } else {
+            format!("f{i} [[status:500 times=1]] [[answer:{i}]]")
+        }
+    };
+    let data: String = (0..13)
+        .map(|i| format!("{}\n", json!({"q": prompt(i), "a": i.to_string()})))
+        .collect();
+    let file = a.upload("rows.jsonl", data).await;
+    let suite = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "rerun", "manifest": {"tasks": [{"id": "n", "type": "numeric",
+                "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+        )
+        .await;
+    let (first, _) = a
+        .finished_run(&json!({"suite_id": suite["id"], "models": ["fake"],
+            "generation": {"max_retries": 0}}))
+        .await;
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(first["request_counts"]["failed"], 3);
+    let run_id = first["id"].as_str().expect("run id").to_string();
+    let rerun = a
+        .post(
+            &format!("/api/v1/llm/evals/runs/{run_id}/rerun-failed"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rerun["id"], run_id.as_str());
+    let finished = a.wait(&run_id, done).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(
+        finished["request_counts"],
+        json!({"total": 13, "completed": 13, "failed": 0})
+    );
+    assert_eq!(
+        finished["metrics"]["by_model"]["fake"]["n"]["metrics"]["exact_match"]["n"],
+        13
+    );
+    for i in 0..10 {
+        assert_eq!(cluster.models.calls_for(&prompt(i)), 1, "regenerated: f{i}");
+    }
+    for i in 10..13 {
+        assert_eq!(cluster.models.calls_for(&prompt(i)), 2, "f{i}");
+    }
+    let overview = a
+        .get(&format!("/api/v1/llm/evals/runs/{run_id}/overview"))
+        .await;
+    assert_eq!(overview["trials"]["retried"], 3);
+}
