@@ -344,6 +344,24 @@ async fn cancel_stops_a_run_on_temporal() {
     assert_eq!(execs.len(), 1, "{execs:?}");
 }
 
+/// A suite with one numeric task whose rows' prompts are `prompts` (targets: their index).
+async fn numeric_suite(a: &Api, name: &str, prompts: &[String]) -> String {
+    let data: String = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, q)| format!("{}\n", json!({"q": q, "a": i.to_string()})))
+        .collect();
+    let file = a.upload("rows.jsonl", data).await;
+    let suite = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": name, "manifest": {"tasks": [{"id": "n", "type": "numeric",
+                "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
+        )
+        .await;
+    suite["id"].as_str().expect("suite id").to_string()
+}
+
 /// Retries a run: exactly one of two concurrent calls re-queues it.
 async fn retry_once(a: &Api, run_id: &str) {
     let path = format!("{}/api/v1/llm/evals/runs/{run_id}/retry", a.base);
@@ -383,20 +401,10 @@ async fn a_cancelled_run_is_retried_on_temporal() {
             format!("r{i} [[hang times=1]] [[answer:{i}]]")
         }
     };
-    let data: String = (0..34)
-        .map(|i| format!("{}\n", json!({"q": prompt(i), "a": i.to_string()})))
-        .collect();
-    let file = a.upload("rows.jsonl", data).await;
-    let suite = a
-        .post(
-            "/api/v1/llm/evals/suites",
-            &json!({"name": "retry", "manifest": {"tasks": [{"id": "n", "type": "numeric",
-                "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
-        )
-        .await;
+    let suite = numeric_suite(&a, "retry", &(0..34).map(prompt).collect::<Vec<_>>()).await;
     let run_id = run(
         &a,
-        json!({"suite_id": suite["id"], "models": ["fake"], "generation_concurrency": 4}),
+        json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": 4}),
     )
     .await;
     a.wait(&run_id, |r| {
@@ -511,19 +519,9 @@ async fn failed_samples_are_rerun_on_temporal() {
             format!("f{i} [[status:500 times=1]] [[answer:{i}]]")
         }
     };
-    let data: String = (0..13)
-        .map(|i| format!("{}\n", json!({"q": prompt(i), "a": i.to_string()})))
-        .collect();
-    let file = a.upload("rows.jsonl", data).await;
-    let suite = a
-        .post(
-            "/api/v1/llm/evals/suites",
-            &json!({"name": "rerun", "manifest": {"tasks": [{"id": "n", "type": "numeric",
-                "dataset": {"file_id": file}, "prompt_template": "{{q}}", "target_template": "{{a}}"}]}}),
-        )
-        .await;
+    let suite = numeric_suite(&a, "rerun", &(0..13).map(prompt).collect::<Vec<_>>()).await;
     let (first, _) = a
-        .finished_run(&json!({"suite_id": suite["id"], "models": ["fake"],
+        .finished_run(&json!({"suite_id": suite, "models": ["fake"],
             "generation": {"max_retries": 0}}))
         .await;
     assert_eq!(first["status"], "completed", "{first}");

@@ -334,32 +334,14 @@ async fn rerun_failed_redoes_only_failed_samples_in_place() {
     assert_eq!(done["artifact_file_ids"], json!([result, samples_file]));
     let (status, _) = server.get(&format!("/api/v1/llm/files/{old_result}")).await;
     assert_eq!(status, 404, "the previous round's artifacts are gone");
-    let content = server
-        .client
-        .get(server.url(&format!("/api/v1/llm/files/{samples_file}/content")))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let content = server.content(samples_file).await;
     let lines: Vec<Value> = content
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 9);
     assert!(lines.iter().all(|s| s["status"] == "completed"));
-    let content = server
-        .client
-        .get(server.url(&format!("/api/v1/llm/files/{result}/content")))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let content: Value = serde_json::from_str(&server.content(result).await).unwrap();
     assert_eq!(content["metrics"], done["metrics"]);
     // The overview counts the rerun samples from the snapshot taken before the rerun.
     let (_, overview) = server

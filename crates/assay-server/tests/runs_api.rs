@@ -176,16 +176,7 @@ async fn a_run_generates_scores_aggregates_and_writes_artifacts() {
     );
     assert_eq!(run["artifact_file_ids"], artifacts["artifact_file_ids"]);
     let samples_file = artifacts["samples_file_id"].as_str().unwrap();
-    let jsonl = server
-        .client
-        .get(server.url(&format!("/api/v1/llm/files/{samples_file}/content")))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jsonl = server.content(samples_file).await;
     assert_eq!(jsonl.lines().count(), 9);
     let first: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     assert_eq!(first["object"], "eval.sample");

@@ -6,20 +6,6 @@ mod common;
 use common::{assert_error, TestServer};
 use serde_json::{json, Value};
 
-async fn mint(server: &TestServer, org: &str, team: &str, admin: bool) -> String {
-    server
-        .store
-        .create_api_key(&assay_store::NewApiKey {
-            org_id: org.into(),
-            team_id: team.into(),
-            is_admin: admin,
-            label: None,
-        })
-        .await
-        .expect("key")
-        .1
-}
-
 fn ids(list: &Value) -> Vec<String> {
     list["data"]
         .as_array()
@@ -47,10 +33,10 @@ fn delegated(
 async fn a_shared_suite_is_readable_and_read_only_for_the_recipient_org() {
     let server = TestServer::start().await;
     let owner = server.key.clone(); // org_a/team_a, admin
-    let member = mint(&server, "org_a", "team_a", false).await; // another member of the team
+    let member = server.mint("org_a", "team_a", false).await; // another member of the team
     let recipient = server.other_key.clone(); // org_b/team_b
-    let recipient_admin = mint(&server, "org_b", "team_b", true).await;
-    let third = mint(&server, "org_c", "team_c", true).await;
+    let recipient_admin = server.mint("org_b", "team_b", true).await;
+    let third = server.mint("org_c", "team_c", true).await;
 
     let file = server
         .upload_jsonl(
@@ -346,7 +332,7 @@ async fn a_suite_is_shared_with_at_most_100_orgs() {
         .await;
     let shares = format!("/api/v1/llm/evals/suites/{suite}/shares");
     for i in 0..=100 {
-        mint(&server, &format!("org_{i:03}"), "team", false).await;
+        server.mint(&format!("org_{i:03}"), "team", false).await;
     }
     for i in 0..100 {
         let (status, body) = server

@@ -160,6 +160,24 @@ impl TestServer {
         }
     }
 
+    /// A file's content as text, downloaded with the first tenant's key.
+    pub async fn content(&self, file_id: &str) -> String {
+        self.client
+            .get(self.url(&format!("/api/v1/llm/files/{file_id}/content")))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("download")
+            .text()
+            .await
+            .expect("text body")
+    }
+
+    /// Mints a key for (`org`, `team`); returns its secret.
+    pub async fn mint(&self, org: &str, team: &str, admin: bool) -> String {
+        mint(&self.store, org, team, admin).await
+    }
+
     /// The server's data directory (database, blobs).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
