@@ -76,6 +76,7 @@ pub fn validate_description(description: &str, path: &str) -> Result<(), Validat
 /// Body of `POST /evals/suites`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateSuiteRequest {
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// The suite's first version (`EvalSuiteManifest`); stored as sent, unknown keys kept.
     #[schema(value_type = crate::manifest::Manifest)]
@@ -172,6 +173,7 @@ pub const MAX_SHARES_PER_SUITE: i64 = 100;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateShareRequest {
     /// The org that gets read-only access (not the owning org).
+    #[schema(min_length = 1, max_length = 255)]
     pub org_id: String,
 }
 
