@@ -247,6 +247,8 @@ def _start_server(
     }
     env.update(_registry_env(fake_url))
     env["ASSAY_SERVER_BIND"] = "127.0.0.1:0"
+    # A tiny response ceiling, so the leaderboard-runs tests see a truncated feed.
+    env["ASSAY_SERVER_LEADERBOARD_RUNS_MAX"] = "2"
     env["ASSAY_BOOTSTRAP_KEY"] = BOOTSTRAP_KEY
     return _spawn(
         "assay serve",

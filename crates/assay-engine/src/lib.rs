@@ -10,6 +10,9 @@
 //!
 //! The [`local::LocalExecutor`] drives them in-process, leasing runs from the database so that
 //! a restarted server resumes where it stopped.
+//!
+//! Read models over stored rows live here too, computed per request: [`leaderboard`] (the
+//! leaderboard-runs feed) and [`overview`] (a run's overview).
 
 pub mod admission;
 pub mod aggregate;
@@ -19,6 +22,7 @@ pub mod dataset_check;
 pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
+pub mod leaderboard;
 pub mod local;
 pub mod outage;
 pub mod overview;

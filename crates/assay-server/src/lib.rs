@@ -39,6 +39,10 @@ pub struct ServerConfig {
     /// Largest accepted JSON request body, in bytes (default 32 MiB).
     #[serde(default = "default_max_json_bytes")]
     pub max_json_bytes: usize,
+    /// Most runs one leaderboard-runs response carries (default 500; at least 1); a larger
+    /// feed is truncated and continued with `next_cursor`.
+    #[serde(default = "default_leaderboard_runs_max")]
+    pub leaderboard_runs_max: usize,
 }
 
 fn default_bind() -> String {
@@ -53,12 +57,17 @@ fn default_max_json_bytes() -> usize {
     32 * 1024 * 1024
 }
 
+fn default_leaderboard_runs_max() -> usize {
+    500
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: default_bind(),
             max_upload_bytes: default_max_upload_bytes(),
             max_json_bytes: default_max_json_bytes(),
+            leaderboard_runs_max: default_leaderboard_runs_max(),
         }
     }
 }
@@ -178,6 +187,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             shares::create_suite_share
         ))
         .routes(routes!(shares::delete_suite_share))
+        .routes(routes!(suites::list_suite_leaderboard_runs))
         .routes(routes!(runs::create_run, runs::list_runs))
         .routes(routes!(runs::get_run, runs::delete_run))
         .routes(routes!(runs::cancel_run))

@@ -16,6 +16,7 @@ mod runs;
 mod samples;
 mod shares;
 mod sql;
+mod suite_runs;
 mod suites;
 mod task_metrics;
 
@@ -29,6 +30,7 @@ pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
 pub use shares::ShareError;
 pub use sql::Reach;
+pub use suite_runs::RunEntrant;
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 

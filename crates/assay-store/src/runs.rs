@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::sql::{
-    bind_visible, cursor_seq, fetch_reachable, into_page, json_col, push_reach, push_visible,
-    to_json, Reach, Sql,
+    bind_visible, cursor_seq, fetch_reachable, into_page, json_col, opt_json_col, push_reach,
+    push_visible, to_json, Reach, Sql,
 };
 use crate::{Store, StoreError};
 
@@ -74,24 +74,11 @@ pub(crate) const RUN_COLUMNS: &str = "runs.id, runs.org_id, runs.team_id, runs.u
      runs.tokens_output, runs.tokens_cached, runs.tokens_reasoning, runs.planned, runs.created_at, \
      runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at, runs.retried, runs.artifact_round";
 
-fn opt_json(row: &AnyRow, column: &str) -> Result<Option<Value>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
-}
-
 pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let status = RunStatus::parse(&status)
         .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?;
-    let task_ids: Option<String> = row.try_get("task_ids")?;
-    let task_ids = task_ids
-        .map(|t| {
-            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("task_ids: {e}")))
-        })
-        .transpose()?;
+    let task_ids = opt_json_col(row, "task_ids")?;
     let object = RunObject {
         id: row.try_get("id")?,
         object: "eval.run".into(),
@@ -111,8 +98,8 @@ pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
             completed: row.try_get("completed")?,
             failed: row.try_get("failed")?,
         },
-        metrics: opt_json(row, "metrics")?,
-        error: opt_json(row, "error")?,
+        metrics: opt_json_col(row, "metrics")?,
+        error: opt_json_col(row, "error")?,
         artifact_file_ids: json_col(row, "artifact_file_ids")?,
         metadata: json_col(row, "metadata")?,
         agent_name: row.try_get("agent_name")?,

@@ -45,6 +45,18 @@ pub(crate) fn json_col<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
+/// Reads a nullable JSON text column (`NULL` is `None`).
+pub(crate) fn opt_json_col<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
 /// Serializes a value for a JSON text column.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serializing plain data (maps, strings, numbers) into a string cannot fail.

@@ -976,3 +976,105 @@ async fn shares_widen_reads_and_requeues_happen_once() {
     })
     .await;
 }
+
+/// Moves a queued run through to `completed`, as finalization does.
+async fn complete(store: &Store, run_id: &str) {
+    store.mark_planned(run_id, 0).await.unwrap();
+    assert!(store.mark_finalizing(run_id).await.unwrap());
+    let results = assay_store::RunResults {
+        metrics: json!({}),
+        tokens: Default::default(),
+        result_file_id: format!("file-{run_id}-results"),
+        samples_file_id: format!("file-{run_id}-samples"),
+    };
+    assert!(store.complete_run(run_id, &results).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_suites_completed_runs_are_read_as_a_whole() {
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let alice = principal("o", "t", Some("alice"));
+        let s = store
+            .create_suite(&me, &suite("board"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let other_suite = store
+            .create_suite(&me, &suite("other"), &version(json!({})))
+            .await
+            .unwrap();
+        let ov = store
+            .get_suite_version(&me, &other_suite.id, 1)
+            .await
+            .unwrap();
+
+        let mut restricted = new_run(&s.id, &v.id);
+        restricted.task_ids = Some(vec!["t2".into(), "t1".into()]);
+        let first = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let queued = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let alices = store.create_run(&alice, &restricted).await.unwrap();
+        let deleted = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let elsewhere = store
+            .create_run(&me, &new_run(&other_suite.id, &ov.id))
+            .await
+            .unwrap();
+        for run in [&first, &alices, &deleted, &elsewhere] {
+            complete(&store, &run.object.id).await;
+        }
+        store.delete_run(&me, &deleted.object.id).await.unwrap();
+
+        // Completed and live only, newest first, whoever in the team started them.
+        let runs = store
+            .completed_suite_runs(&me, &s, None, None)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, [alices.object.id.as_str(), first.object.id.as_str()]);
+        // A delegated caller sees them as `GET /runs` shows them: the team's and its own.
+        let bob = principal("o", "t", Some("bob"));
+        let seen = store
+            .completed_suite_runs(&bob, &s, None, None)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = seen.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, [first.object.id.as_str()]);
+        assert!(runs[0].seq > runs[1].seq);
+        assert_eq!(runs[0].models, ["m1", "m2"]);
+        assert_eq!(
+            runs[0].task_ids,
+            Some(vec!["t2".to_string(), "t1".to_string()])
+        );
+        assert_eq!(runs[1].task_ids, None);
+
+        let up_to_first = store
+            .completed_suite_runs(&me, &s, Some(1), Some(runs[1].seq))
+            .await
+            .unwrap();
+        assert_eq!(up_to_first, runs[1..].to_vec());
+        assert!(store
+            .completed_suite_runs(&me, &s, Some(2), None)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // By id: live runs of this suite only.
+        let wanted: Vec<String> = [&first, &queued, &deleted, &elsewhere]
+            .iter()
+            .map(|r| r.object.id.clone())
+            .chain(["eval_run_unknown".to_string()])
+            .collect();
+        let mut found: Vec<String> = store
+            .suite_runs_by_id(&me, &s, &wanted)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.object.id)
+            .collect();
+        found.sort();
+        let mut expected = vec![first.object.id.clone(), queued.object.id.clone()];
+        expected.sort();
+        assert_eq!(found, expected);
+    })
+    .await;
+}

@@ -1,11 +1,13 @@
 //! Request and response bodies of the HTTP API, as the MKA1 Evals contract spells them.
 
 pub mod files;
+pub mod leaderboards;
 pub mod list;
 pub mod runs;
 pub mod suites;
 
 pub use files::*;
+pub use leaderboards::*;
 pub use list::*;
 pub use runs::*;
 pub use suites::*;

@@ -2,12 +2,13 @@
 
 use assay_domain::api::{
     validate_description, validate_metadata, validate_name, CreateSuiteRequest,
-    CreateSuiteVersionRequest, FilePurpose, ListObject, SuiteDeletedObject, SuiteObject,
-    SuiteVersionObject,
+    CreateSuiteVersionRequest, FilePurpose, LeaderboardRunsObject, LeaderboardRunsQuery,
+    ListObject, SuiteDeletedObject, SuiteObject, SuiteVersionObject,
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
 use assay_engine::dataset_check::{check_datasets, DatasetCheckError};
+use assay_engine::leaderboard::{leaderboard_runs, LeaderboardError};
 use assay_engine::python::{check_code, load_code, CheckError, CodeError, Entry};
 use assay_store::{NewSuite, NewVersion, Reach, StoreError};
 use axum::extract::{Path, State};
@@ -362,4 +363,31 @@ pub async fn get_suite_version(
             other => other.into(),
         })?;
     Ok(Json(found))
+}
+
+/// Each ranking group's newest completed runs of a suite, with the group assignments: a run
+/// restricted by `task_ids` ranks in one group per (model, task), a run over every task in its
+/// models' groups with `task_id: null`; rank 1 is the group's most recently created run. Build
+/// boards from `groups`. A response carries at most the server's `leaderboard_runs_max` runs;
+/// when more remain it is `truncated` and `next_cursor` continues it.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}/leaderboard-runs", tag = "suites",
+    params(("suite_id" = String, Path), LeaderboardRunsQuery),
+    responses((status = 200, body = LeaderboardRunsObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn list_suite_leaderboard_runs(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+    QueryParams(q): QueryParams<LeaderboardRunsQuery>,
+) -> Result<Json<LeaderboardRunsObject>, ApiError> {
+    let request = q.validate()?;
+    let ceiling = state.config.leaderboard_runs_max.max(1);
+    let feed = leaderboard_runs(&state.store, &caller, &suite_id, &request, ceiling)
+        .await
+        .map_err(|e| match e {
+            LeaderboardError::NoSuite(_) => ApiError::NotFound(e.to_string()),
+            LeaderboardError::InvalidCursor(message) => ApiError::invalid("cursor", message),
+            LeaderboardError::Store(e) => e.into(),
+        })?;
+    Ok(Json(feed))
 }
