@@ -20,7 +20,7 @@ use crate::limits::EndpointLimits;
 use crate::request::prefill_prefix;
 use crate::response::{apply_stop, split_think, RawGeneration, Usage};
 use crate::retry::RetryPolicy;
-use crate::tokens::count_tokens;
+use crate::tokens::{count_tokens, estimate_usage};
 
 /// Per-attempt timeout when neither the call nor the endpoint sets one.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 120;
@@ -591,19 +591,12 @@ fn finish(
     };
     let output_text = apply_stop(&answer, stop);
     let usage = raw.usage.unwrap_or_else(|| {
-        let instructions = config
-            .instructions
-            .as_deref()
-            .map(count_tokens)
-            .unwrap_or(0);
-        let reasoning_tokens = reasoning.as_deref().map(count_tokens);
-        Usage {
-            input_tokens: instructions + count_tokens(prompt),
-            output_tokens: count_tokens(&output_text) + reasoning_tokens.unwrap_or(0),
-            cached_tokens: None,
-            reasoning_tokens,
-            estimated: true,
-        }
+        estimate_usage(
+            config.instructions.as_deref(),
+            prompt,
+            &output_text,
+            reasoning.as_deref(),
+        )
     });
     Generation {
         output_text,
