@@ -772,6 +772,51 @@ def test_other_tenant_cannot_see_runs(other_sdk: SDK, finished_run: SimpleNamesp
 
 
 # ---------------------------------------------------------------------------
+# Token backfill
+# ---------------------------------------------------------------------------
+
+MEASUREMENT_KEYS = ["suite_id", "measured_runs", "measured_samples", "remaining_runs", "object"]
+
+
+def test_measure_suite_tokens_has_nothing_to_do_on_fresh_runs(
+    sdk: SDK, wire: WireRecorder, finished_run: SimpleNamespace, suite: SimpleNamespace
+) -> None:
+    """Samples written by this server carry token figures (the provider's, or estimated from
+    the text when it reports none), so the backfill finds nothing to measure and changes
+    nothing, however often it is called."""
+    suite_id = suite.suite.id
+    before = sdk.llm.evals.get_run(run_id=finished_run.run.id)
+    measured = sdk.llm.evals.measure_suite_tokens(suite_id=suite_id)
+    assert wire.last.request_json == {"limit": 5}
+    assert_raw_object(wire.last.response_json, "eval.suite.token_measurement", MEASUREMENT_KEYS)
+    assert sorted(wire.last.response_json) == sorted(MEASUREMENT_KEYS)
+    assert isinstance(measured, models.EvalSuiteTokenMeasurement)
+    assert (measured.suite_id, measured.measured_runs, measured.measured_samples, measured.remaining_runs) == (
+        suite_id, 0, 0, 0,
+    )
+    # The body may be empty (`limit` defaults to 5) or name up to 100 runs.
+    for limit, sent in [(None, {}), (100, {"limit": 100})]:
+        again = sdk.llm.evals.measure_suite_tokens(suite_id=suite_id, limit=limit)
+        assert wire.last.request_json == sent
+        assert (again.measured_runs, again.measured_samples, again.remaining_runs) == (0, 0, 0)
+    after = sdk.llm.evals.get_run(run_id=finished_run.run.id)
+    assert after.tokens == before.tokens
+    assert after.metrics == before.metrics
+
+
+def test_measure_suite_tokens_refusals(sdk: SDK, other_sdk: SDK, suite: SimpleNamespace) -> None:
+    missing = "eval_suite_" + "0" * 32
+    error_body(expect_api_error(404, lambda: sdk.llm.evals.measure_suite_tokens(suite_id=missing)))
+    # Another tenant's suite is indistinguishable from a missing one.
+    error_body(expect_api_error(404, lambda: other_sdk.llm.evals.measure_suite_tokens(suite_id=suite.suite.id)))
+    for limit in (0, 101):
+        body = error_body(
+            expect_api_error(400, lambda: sdk.llm.evals.measure_suite_tokens(suite_id=suite.suite.id, limit=limit))
+        )
+        assert body["error"]["details"]["param"] == "limit", body
+
+
+# ---------------------------------------------------------------------------
 # Cancel, delete
 # ---------------------------------------------------------------------------
 

@@ -78,6 +78,36 @@ impl Aggregate {
     }
 }
 
+/// A whole run's aggregates: over all of its samples, per task, and per model and task — the
+/// three levels of a run's `metrics` and totals.
+#[derive(Default)]
+pub struct RunAggregates {
+    pub totals: Aggregate,
+    pub by_task: BTreeMap<String, Aggregate>,
+    pub by_model: BTreeMap<String, BTreeMap<String, Aggregate>>,
+}
+
+impl RunAggregates {
+    /// Counts one sample at every level.
+    pub fn add(&mut self, s: &SampleObject) {
+        self.totals.add(s);
+        self.by_task.entry(s.task_id.clone()).or_default().add(s);
+        self.by_model
+            .entry(s.model.clone())
+            .or_default()
+            .entry(s.task_id.clone())
+            .or_default()
+            .add(s);
+    }
+
+    /// The aggregates of every stored sample of a run ([`scan_samples`]).
+    pub async fn scan(store: &Store, run_id: &str) -> Result<Self, StoreError> {
+        let mut aggregates = Self::default();
+        scan_samples(store, run_id, |s| aggregates.add(s)).await?;
+        Ok(aggregates)
+    }
+}
+
 /// A token summary as JSON.
 pub fn tokens_json(t: &RunTokens) -> Value {
     json!({"input": t.input, "output": t.output, "cached": t.cached, "reasoning": t.reasoning})

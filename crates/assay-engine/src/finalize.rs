@@ -30,7 +30,7 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::aggregate::{scan_samples, tokens_json, Aggregate};
+use crate::aggregate::{tokens_json, Aggregate, RunAggregates};
 use crate::plan::selected_tasks;
 use crate::sample::metric_ids;
 use crate::PlanError;
@@ -49,20 +49,11 @@ pub async fn finalize(
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    let mut totals = Aggregate::default();
-    let mut by_model: BTreeMap<String, BTreeMap<String, Aggregate>> = BTreeMap::new();
-    let mut by_task: BTreeMap<String, Aggregate> = BTreeMap::new();
-    scan_samples(store, run_id, |s| {
-        totals.add(s);
-        by_task.entry(s.task_id.clone()).or_default().add(s);
-        by_model
-            .entry(s.model.clone())
-            .or_default()
-            .entry(s.task_id.clone())
-            .or_default()
-            .add(s);
-    })
-    .await?;
+    let RunAggregates {
+        totals,
+        by_task,
+        by_model,
+    } = RunAggregates::scan(store, run_id).await?;
     // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
     let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
     for row in store.task_metrics(run_id).await? {

@@ -29,6 +29,7 @@ pub mod overview;
 pub mod plan;
 pub mod python;
 pub mod sample;
+pub mod token_backfill;
 
 use assay_store::StoreError;
 use serde_json::{json, Value};

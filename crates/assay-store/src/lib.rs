@@ -19,6 +19,7 @@ mod sql;
 mod suite_runs;
 mod suites;
 mod task_metrics;
+mod token_backfill;
 
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
 pub use db::{Backend, DatabaseConfig};
@@ -33,6 +34,7 @@ pub use sql::Reach;
 pub use suite_runs::RunEntrant;
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
+pub use token_backfill::{TokenEstimate, TokenRefresh, UnmeasuredSample};
 
 use sqlx::AnyPool;
 

@@ -80,7 +80,7 @@ pub struct SampleFilter {
     pub include_reasoning: bool,
 }
 
-const SAMPLE_COLUMNS: &str = "samples.seq, samples.id, samples.run_id, samples.task_id, samples.model, \
+pub(crate) const SAMPLE_COLUMNS: &str = "samples.seq, samples.id, samples.run_id, samples.task_id, samples.model, \
      samples.sample_index, samples.status, samples.dataset_row, samples.prompt, samples.target, \
      samples.response_id, samples.output_text, samples.reasoning, samples.extracted_output, samples.scores, \
      samples.judge, samples.error, samples.cost_usd, samples.input_tokens, samples.output_tokens, \
@@ -105,7 +105,7 @@ pub struct StoredSample {
     pub object: SampleObject,
 }
 
-fn read_sample(row: &AnyRow) -> Result<StoredSample, StoreError> {
+pub(crate) fn read_sample(row: &AnyRow) -> Result<StoredSample, StoreError> {
     let status: String = row.try_get("status")?;
     let status = SampleStatus::parse(&status)
         .ok_or_else(|| StoreError::Corrupt(format!("sample status {status:?}")))?;

@@ -1078,3 +1078,200 @@ async fn a_suites_completed_runs_are_read_as_a_whole() {
     })
     .await;
 }
+
+/// Sums the input figures of every sample it is shown; writes them as the run's totals and
+/// into `metrics.seen`.
+struct SumInputs {
+    samples: i64,
+    input: Option<i64>,
+}
+
+impl assay_store::TokenRefresh for SumInputs {
+    fn add(&mut self, sample: &assay_domain::api::SampleObject) {
+        self.samples += 1;
+        if let Some(n) = sample.input_tokens {
+            self.input = Some(self.input.unwrap_or(0) + n);
+        }
+    }
+
+    fn finish(
+        self,
+        metrics: Option<serde_json::Value>,
+    ) -> (Option<serde_json::Value>, assay_domain::api::RunTokens) {
+        let mut metrics = metrics.unwrap_or_else(|| json!({}));
+        metrics["seen"] = json!(self.samples);
+        let tokens = assay_domain::api::RunTokens {
+            input: self.input,
+            ..Default::default()
+        };
+        (Some(metrics), tokens)
+    }
+}
+
+#[tokio::test]
+async fn token_backfill_finds_and_fills_unmeasured_samples() {
+    use assay_store::{RunResults, SampleUpdate, SampleUsage, TokenEstimate};
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let other = principal("o", "other", None);
+        let s = store
+            .create_suite(&me, &suite("tokens"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        // Two completed runs and an unfinished one, each with four samples (two per model):
+        // index 0 measured by the provider, index 1 with text and no figure.
+        let mut runs = Vec::new();
+        for finish in [true, true, false] {
+            let run = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+            let id = run.object.id.clone();
+            store.insert_samples(&id, &new_samples(2)).await.unwrap();
+            store.mark_planned(&id, 4).await.unwrap();
+            let writer = store.sample_writer();
+            for sample in store.sample_batch(&id, 0, 100, true).await.unwrap() {
+                let o = &sample.object;
+                let usage = if o.sample_index == 0 {
+                    SampleUsage {
+                        input_tokens: Some(5),
+                        output_tokens: Some(1),
+                        ..Default::default()
+                    }
+                } else {
+                    SampleUsage::default()
+                };
+                let reasoning = (o.model == "m2").then(|| "because".to_string());
+                writer
+                    .send(SampleUpdate::Generated {
+                        id: o.id.clone(),
+                        output_text: format!("answer {}", o.sample_index),
+                        reasoning,
+                        response_id: None,
+                        usage,
+                        attempts: 1,
+                        phase_timings: json!({}),
+                    })
+                    .await
+                    .unwrap();
+                writer
+                    .send(SampleUpdate::Completed {
+                        id: o.id.clone(),
+                        extracted_output: None,
+                        scores: Default::default(),
+                        judge: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+            if finish {
+                assert!(store.mark_finalizing(&id).await.unwrap());
+                let results = RunResults {
+                    metrics: json!({"by_task": {"t": {"exact_match": 1.0}}}),
+                    tokens: Default::default(),
+                    result_file_id: "file-r".into(),
+                    samples_file_id: "file-s".into(),
+                };
+                assert!(store.complete_run(&id, &results).await.unwrap());
+            }
+            runs.push(id);
+        }
+
+        // The completed runs, oldest first; the unfinished one and other teams see none.
+        let found = store.runs_to_measure(&me, &s.id, 10).await.unwrap();
+        let ids: Vec<&str> = found.iter().map(|r| r.object.id.as_str()).collect();
+        assert_eq!(ids, [runs[0].as_str(), runs[1].as_str()]);
+        let first = store.runs_to_measure(&me, &s.id, 1).await.unwrap();
+        assert_eq!(first[0].object.id, runs[0]);
+        assert_eq!(store.count_runs_to_measure(&me, &s.id).await.unwrap(), 2);
+        assert!(store
+            .runs_to_measure(&other, &s.id, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.count_runs_to_measure(&other, &s.id).await.unwrap(), 0);
+
+        let unmeasured = store.unmeasured_samples(&runs[0], 0, 100).await.unwrap();
+        assert_eq!(unmeasured.len(), 2);
+        assert!(unmeasured
+            .iter()
+            .all(|u| u.output_text.as_deref() == Some("answer 1")));
+        // Paged by position.
+        let page = store.unmeasured_samples(&runs[0], 0, 1).await.unwrap();
+        let rest = store
+            .unmeasured_samples(&runs[0], page[0].seq, 100)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].seq, unmeasured[1].seq);
+        assert_eq!(unmeasured[1].reasoning.as_deref(), Some("because"));
+
+        let estimates: Vec<TokenEstimate> = unmeasured
+            .iter()
+            .map(|u| TokenEstimate {
+                seq: u.seq,
+                input_tokens: 7,
+                output_tokens: 3,
+                reasoning_tokens: u.reasoning.as_ref().map(|_| 1),
+            })
+            .collect();
+        let refresh = SumInputs {
+            samples: 0,
+            input: None,
+        };
+        let written = store
+            .record_token_estimates(&runs[0], &estimates, refresh)
+            .await
+            .unwrap();
+        assert_eq!(written, 2);
+        let run = store.run_record(&runs[0]).await.unwrap();
+        // The refresh saw every sample with the new figures: 2 × 5 + 2 × 7.
+        assert_eq!(run.object.tokens.input, Some(24));
+        assert_eq!(run.object.metrics.as_ref().unwrap()["seen"], 4);
+        assert_eq!(
+            run.object.metrics.as_ref().unwrap()["by_task"]["t"]["exact_match"],
+            1.0
+        );
+        let samples = store.sample_batch(&runs[0], 0, 100, false).await.unwrap();
+        for s in samples.iter().map(|s| &s.object) {
+            if s.sample_index == 0 {
+                assert_eq!((s.input_tokens, s.output_tokens), (Some(5), Some(1)));
+                assert!(!s.tokens_estimated);
+            } else {
+                assert_eq!((s.input_tokens, s.output_tokens), (Some(7), Some(3)));
+                assert_eq!(s.reasoning_tokens, (s.model == "m2").then_some(1));
+                assert_eq!(s.cached_tokens, None);
+                assert!(s.tokens_estimated);
+            }
+        }
+        assert!(store
+            .unmeasured_samples(&runs[0], 0, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.count_runs_to_measure(&me, &s.id).await.unwrap(), 1);
+
+        // Estimates for samples that have figures by now are not written again.
+        let again = store
+            .record_token_estimates(
+                &runs[0],
+                &estimates,
+                SumInputs {
+                    samples: 0,
+                    input: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        assert_eq!(
+            store
+                .run_record(&runs[0])
+                .await
+                .unwrap()
+                .object
+                .tokens
+                .input,
+            Some(24)
+        );
+    })
+    .await;
+}

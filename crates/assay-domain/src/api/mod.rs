@@ -5,9 +5,11 @@ pub mod leaderboards;
 pub mod list;
 pub mod runs;
 pub mod suites;
+pub mod tokens;
 
 pub use files::*;
 pub use leaderboards::*;
 pub use list::*;
 pub use runs::*;
 pub use suites::*;
+pub use tokens::*;

@@ -3,7 +3,8 @@
 use assay_domain::api::{
     validate_description, validate_metadata, validate_name, CreateSuiteRequest,
     CreateSuiteVersionRequest, FilePurpose, LeaderboardRunsObject, LeaderboardRunsQuery,
-    ListObject, SuiteDeletedObject, SuiteObject, SuiteVersionObject,
+    ListObject, MeasureSuiteTokensRequest, SuiteDeletedObject, SuiteObject, SuiteTokenMeasurement,
+    SuiteVersionObject,
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
@@ -390,4 +391,31 @@ pub async fn list_suite_leaderboard_runs(
             LeaderboardError::Store(e) => e.into(),
         })?;
     Ok(Json(feed))
+}
+
+/// Count tokens from stored text for the samples of the suite's completed runs that have
+/// answer or reasoning text but no token figure (written before usage was recorded), and
+/// refresh those runs' per-task `tokens` and token totals. Processes `limit` runs per call,
+/// oldest first; call again until `remaining_runs` is 0. Only the suite's owner may measure.
+#[utoipa::path(post, path = "/api/v1/llm/evals/suites/{suite_id}/tokens/measure", tag = "suites",
+    params(("suite_id" = String, Path)),
+    request_body = MeasureSuiteTokensRequest,
+    responses((status = 200, body = SuiteTokenMeasurement), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "the database or object store is unreachable", body = ErrorBody), (status = 507, description = "insufficient_storage: the data directory is full", body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn measure_suite_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+    JsonBody(req): JsonBody<MeasureSuiteTokensRequest>,
+) -> Result<Json<SuiteTokenMeasurement>, ApiError> {
+    let limit = req.limit()?;
+    state
+        .store
+        .get_suite(&caller, &suite_id)
+        .await
+        .map_err(suite_not_found(&suite_id))?;
+    let measured =
+        assay_engine::token_backfill::measure_suite_tokens(&state.store, &caller, &suite_id, limit)
+            .await?;
+    Ok(Json(measured))
 }
