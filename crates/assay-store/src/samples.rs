@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{into_page, to_json, Sql};
+use crate::sql::{into_page, opt_json_col, to_json, Sql};
 use crate::{StorageResource, Store, StoreError};
 
 /// A sample about to be persisted by planning.
@@ -87,17 +87,6 @@ pub(crate) const SAMPLE_COLUMNS: &str = "samples.seq, samples.id, samples.run_id
      samples.cached_tokens, samples.reasoning_tokens, samples.tokens_estimated, samples.phase_timings, \
      samples.created_at, samples.started_at, samples.completed_at";
 
-fn opt_json<T: serde::de::DeserializeOwned>(
-    row: &AnyRow,
-    column: &str,
-) -> Result<Option<T>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
-}
-
 /// A stored sample with its position in the run.
 #[derive(Debug, Clone)]
 pub struct StoredSample {
@@ -119,23 +108,23 @@ pub(crate) fn read_sample(row: &AnyRow) -> Result<StoredSample, StoreError> {
             model: row.try_get("model")?,
             sample_index: row.try_get("sample_index")?,
             status,
-            dataset_row: opt_json(row, "dataset_row")?,
+            dataset_row: opt_json_col(row, "dataset_row")?,
             prompt: row.try_get("prompt")?,
             target: row.try_get("target")?,
             response_id: row.try_get("response_id")?,
             output_text: row.try_get("output_text")?,
             reasoning: row.try_get("reasoning")?,
             extracted_output: row.try_get("extracted_output")?,
-            scores: opt_json(row, "scores")?.unwrap_or_default(),
-            judge: opt_json(row, "judge")?,
-            error: opt_json(row, "error")?,
+            scores: opt_json_col(row, "scores")?.unwrap_or_default(),
+            judge: opt_json_col(row, "judge")?,
+            error: opt_json_col(row, "error")?,
             cost_usd: row.try_get("cost_usd")?,
             input_tokens: row.try_get("input_tokens")?,
             output_tokens: row.try_get("output_tokens")?,
             cached_tokens: row.try_get("cached_tokens")?,
             reasoning_tokens: row.try_get("reasoning_tokens")?,
             tokens_estimated: row.try_get::<i64, _>("tokens_estimated")? != 0,
-            phase_timings: opt_json(row, "phase_timings")?,
+            phase_timings: opt_json_col(row, "phase_timings")?,
             created_at: row.try_get("created_at")?,
             started_at: row.try_get("started_at")?,
             completed_at: row.try_get("completed_at")?,
