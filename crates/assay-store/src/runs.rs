@@ -44,6 +44,8 @@ pub struct RunRecord {
     pub samples_file_id: Option<String>,
     /// Samples re-queued by rerun-failed, summed over the run's reruns.
     pub retried: i64,
+    /// Written by an import (trials sent by a harness), never executed.
+    pub imported: bool,
     /// How many times the run's results were reopened by rerun-failed: artifacts of each
     /// round get their own file ids.
     pub artifact_round: i64,
@@ -72,7 +74,7 @@ pub(crate) const RUN_COLUMNS: &str = "runs.id, runs.org_id, runs.team_id, runs.u
      runs.failed, runs.metrics, runs.error, runs.artifact_file_ids, runs.result_file_id, runs.samples_file_id, \
      runs.agent_name, runs.agent_version, runs.agent_effort, runs.cost_usd, runs.tokens_input, \
      runs.tokens_output, runs.tokens_cached, runs.tokens_reasoning, runs.planned, runs.created_at, \
-     runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at, runs.retried, runs.artifact_round";
+     runs.started_at, runs.completed_at, runs.cancelled_at, runs.failed_at, runs.retried, runs.artifact_round, runs.source";
 
 pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
     let status: String = row.try_get("status")?;
@@ -131,6 +133,7 @@ pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
         result_file_id: row.try_get("result_file_id")?,
         samples_file_id: row.try_get("samples_file_id")?,
         retried: row.try_get("retried")?,
+        imported: row.try_get::<String, _>("source")? == "imported",
         artifact_round: row.try_get("artifact_round")?,
         object,
     })
@@ -306,19 +309,22 @@ impl Store {
                 status.as_str()
             )));
         }
+        // An imported run has no executor to wind down: it is cancelled at once.
         let done = sqlx::query(
-            "UPDATE runs SET status = 'cancelling', updated_at = $1 WHERE id = $2 \
-             AND status IN ('queued', 'in_progress', 'finalizing')",
+            "UPDATE runs SET status = CASE WHEN source = 'imported' THEN 'cancelled' ELSE 'cancelling' END, \
+             cancelled_at = CASE WHEN source = 'imported' THEN $1 ELSE cancelled_at END, updated_at = $1 \
+             WHERE id = $2 AND status IN ('queued', 'in_progress', 'finalizing')",
         )
         .bind(now_unix())
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            // It moved on meanwhile; report what it is now.
-            return Ok(self.run_record(id).await?.object.status);
+        // Report what it is now (cancelled for an import, or whatever it moved on to).
+        let now = self.run_record(id).await?.object.status;
+        if done.rows_affected() == 1 && now != RunStatus::Cancelled {
+            return Ok(RunStatus::Cancelling);
         }
-        Ok(RunStatus::Cancelling)
+        Ok(now)
     }
 
     /// Re-queues a failed or cancelled run the caller owns, in place: its run-level error and
@@ -334,7 +340,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE runs SET status = 'queued', error = NULL, failed_at = NULL, cancelled_at = NULL, \
              lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND status IN ('failed', 'cancelled') AND deleted_at IS NULL",
+             WHERE id = $2 AND status IN ('failed', 'cancelled') AND source = 'executed' \
+             AND deleted_at IS NULL",
         )
         .bind(now_unix())
         .bind(id)
@@ -342,10 +349,14 @@ impl Store {
         .await?;
         let run = self.run_record(id).await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "run {id} is {}; only a failed or cancelled run can be retried",
-                run.object.status.as_str()
-            )));
+            return Err(StoreError::Conflict(if run.imported {
+                format!("run {id} was imported, not executed: append its trials again instead")
+            } else {
+                format!(
+                    "run {id} is {}; only a failed or cancelled run can be retried",
+                    run.object.status.as_str()
+                )
+            }));
         }
         Ok(run)
     }
@@ -361,6 +372,11 @@ impl Store {
         id: &str,
     ) -> Result<RunRecord, StoreError> {
         let run = self.get_run(caller, id).await?;
+        if run.imported {
+            return Err(StoreError::Conflict(format!(
+                "run {id} was imported, not executed: append its failed trials again instead"
+            )));
+        }
         let now = now_unix();
         self.in_transaction(async |conn| {
             // The guarded status change goes first: it takes the write lock, so a second
@@ -436,7 +452,8 @@ impl Store {
     pub async fn claimable_runs(&self, owner: &str, limit: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM runs WHERE status IN ('queued', 'in_progress', 'finalizing', 'cancelling') \
-             AND deleted_at IS NULL AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2) \
+             AND source = 'executed' AND deleted_at IS NULL \
+             AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2) \
              ORDER BY seq LIMIT $3",
         )
         .bind(owner)
@@ -458,7 +475,7 @@ impl Store {
         let now = now_unix();
         let done = sqlx::query(
             "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3 \
-             AND status IN ('queued', 'in_progress', 'finalizing', 'cancelling') \
+             AND status IN ('queued', 'in_progress', 'finalizing', 'cancelling') AND source = 'executed' \
              AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $4)",
         )
         .bind(owner)

@@ -1,5 +1,6 @@
 //! Request and response bodies of the HTTP API, as the MKA1 Evals contract spells them.
 
+pub mod agents;
 pub mod files;
 pub mod leaderboards;
 pub mod list;
@@ -7,6 +8,7 @@ pub mod runs;
 pub mod suites;
 pub mod tokens;
 
+pub use agents::*;
 pub use files::*;
 pub use leaderboards::*;
 pub use list::*;
