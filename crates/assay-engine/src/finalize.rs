@@ -49,11 +49,7 @@ pub async fn finalize(
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    let RunAggregates {
-        totals,
-        by_task,
-        by_model,
-    } = RunAggregates::scan(store, run_id).await?;
+    let aggregates = RunAggregates::scan(store, run_id).await?;
     // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
     let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
     for row in store.task_metrics(run_id).await? {
@@ -61,12 +57,55 @@ pub async fn finalize(
             task_level.insert((row.model, row.task_id), m);
         }
     }
+    let metrics = metrics_json(&tasks, &aggregates, &task_level, Reported::Declared);
+    let tokens = aggregates.totals.tokens();
+
+    let samples_file_id = write_samples_artifact(store, run).await?;
+    let result_file_id = write_result_artifact(store, run, &metrics, &tokens).await?;
+    let completed = store
+        .complete_run(
+            run_id,
+            &RunResults {
+                metrics,
+                tokens,
+                result_file_id,
+                samples_file_id,
+            },
+        )
+        .await?;
+    Ok(completed)
+}
+
+/// Which metrics a task reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// Those the task declares (or its type's built-in ones); a Python grader without
+    /// declared metrics adds every metric it returned.
+    Declared,
+    /// Those it declares, else every score key its samples carry (imported trials, scored by
+    /// the harness that ran them).
+    DeclaredOrSeen,
+}
+
+/// A run's `metrics` (see the module docs for the layout) from its aggregates: `tasks` are the
+/// run's selected tasks, `task_level` the values computed over a whole task per (model, task).
+pub fn metrics_json(
+    tasks: &BTreeMap<String, &Task>,
+    aggregates: &RunAggregates,
+    task_level: &BTreeMap<(String, String), Map<String, Value>>,
+    reported: Reported,
+) -> Value {
+    let RunAggregates {
+        totals,
+        by_task,
+        by_model,
+    } = aggregates;
 
     let mut by_task_json = Map::new();
-    for (task_id, agg) in &by_task {
+    for (task_id, agg) in by_task {
         let mut entry = Map::new();
         if let Some(task) = tasks.get(task_id) {
-            for (metric, aggregation, _) in reported_metrics(task, agg, &task_level) {
+            for (metric, aggregation, _) in reported_metrics(task, agg, task_level, reported) {
                 let values: Vec<f64> = task_level
                     .iter()
                     .filter(|((_, t), _)| t == task_id)
@@ -87,14 +126,14 @@ pub async fn finalize(
         by_task_json.insert(task_id.clone(), Value::Object(entry));
     }
     let mut by_model_json = Map::new();
-    for (model, per_task) in &by_model {
+    for (model, per_task) in by_model {
         let mut model_entry = Map::new();
         for (task_id, agg) in per_task {
             let mut metrics = Map::new();
             if let Some(task) = tasks.get(task_id) {
                 let whole_task = task_level.get(&(model.clone(), task_id.clone()));
                 for (metric, aggregation, higher_is_better) in
-                    reported_metrics(task, agg, &task_level)
+                    reported_metrics(task, agg, task_level, reported)
                 {
                     if let Some(value) = whole_task.and_then(|m| m.get(&metric)) {
                         metrics.insert(
@@ -134,36 +173,30 @@ pub async fn finalize(
         }
         by_model_json.insert(model.clone(), Value::Object(model_entry));
     }
-    let metrics = json!({
+    json!({
         "samples": totals.counts_json(),
         "by_task": by_task_json,
         "by_model": by_model_json,
-    });
-    let tokens = totals.tokens();
-
-    let samples_file_id = write_samples_artifact(store, run).await?;
-    let result_file_id = write_result_artifact(store, run, &metrics, &tokens).await?;
-    let completed = store
-        .complete_run(
-            run_id,
-            &RunResults {
-                metrics,
-                tokens,
-                result_file_id,
-                samples_file_id,
-            },
-        )
-        .await?;
-    Ok(completed)
+    })
 }
 
-/// The task's metrics ([`declared_metrics`]); a Python grader without declared metrics also
-/// reports every metric it returned (per sample, or over the task).
+/// The task's metrics ([`declared_metrics`]); without declared metrics, a Python grader's task
+/// (or any task, for [`Reported::DeclaredOrSeen`]) also reports every metric its samples
+/// carried (per sample, or over the task).
 fn reported_metrics(
     task: &Task,
     agg: &Aggregate,
     task_level: &BTreeMap<(String, String), Map<String, Value>>,
+    reported: Reported,
 ) -> Vec<(String, Aggregation, bool)> {
+    if reported == Reported::DeclaredOrSeen && task.metrics.is_empty() {
+        // Keys come sorted from the aggregate's map.
+        return agg
+            .metrics
+            .keys()
+            .map(|id| (id.clone(), Aggregation::Mean, true))
+            .collect();
+    }
     let mut metrics = declared_metrics(task);
     if task.grader.is_some() && task.metrics.is_empty() {
         let mut seen: std::collections::BTreeSet<String> =

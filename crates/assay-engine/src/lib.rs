@@ -22,6 +22,7 @@ pub mod dataset_check;
 pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
+pub mod imports;
 pub mod leaderboard;
 pub mod local;
 pub mod outage;

@@ -20,7 +20,7 @@
 use assay_domain::api::{RunTokens, SampleObject, SuiteTokenMeasurement};
 use assay_domain::Principal;
 use assay_models::tokens::estimate_usage;
-use assay_store::{RunRecord, Store, StoreError, TokenEstimate, TokenRefresh, UnmeasuredSample};
+use assay_store::{RunRecord, RunRefresh, Store, StoreError, TokenEstimate, UnmeasuredSample};
 use serde_json::{json, Map, Value};
 
 use crate::aggregate::{tokens_json, Aggregate, RunAggregates};
@@ -104,7 +104,7 @@ fn estimate(sample: &UnmeasuredSample, instructions: Option<&str>) -> TokenEstim
     }
 }
 
-impl TokenRefresh for RunAggregates {
+impl RunRefresh for RunAggregates {
     fn add(&mut self, sample: &SampleObject) {
         RunAggregates::add(self, sample);
     }
@@ -186,7 +186,7 @@ mod tests {
             sample("qa", "m2", Some(10), Some(1)),
             sample("mc", "m1", None, None),
         ] {
-            TokenRefresh::add(&mut aggregates, &s);
+            RunRefresh::add(&mut aggregates, &s);
         }
         let metrics = json!({
             "samples": {"total": 3, "completed": 3, "failed": 0},

@@ -164,7 +164,7 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{files, health, runs, shares, suites};
+    use routes::{agents, files, health, runs, shares, suites};
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -192,6 +192,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::create_run, runs::list_runs))
         .routes(routes!(runs::get_run, runs::delete_run))
         .routes(routes!(runs::cancel_run))
+        .routes(routes!(agents::import_agent_run))
+        .routes(routes!(agents::append_agent_trials))
         .routes(routes!(runs::retry_run))
         .routes(routes!(runs::rerun_failed_samples))
         .routes(routes!(runs::get_run_overview))

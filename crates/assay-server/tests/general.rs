@@ -131,6 +131,8 @@ async fn openapi_describes_exactly_the_routes() {
         "DELETE /api/v1/llm/evals/runs/{run_id}",
         "POST /api/v1/llm/evals/runs/{run_id}/cancel",
         "POST /api/v1/llm/evals/runs/{run_id}/retry",
+        "POST /api/v1/llm/evals/imports/agent-run",
+        "POST /api/v1/llm/evals/runs/{run_id}/trials",
         "POST /api/v1/llm/evals/runs/{run_id}/rerun-failed",
         "GET /api/v1/llm/evals/runs/{run_id}/overview",
         "GET /api/v1/llm/evals/runs/{run_id}/samples",

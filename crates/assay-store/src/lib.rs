@@ -5,6 +5,7 @@
 //! Queries are written once in the SQL both backends accept and run through sqlx's `Any`
 //! driver, so the same repository code and the same test suite cover both.
 
+mod agent_runs;
 mod blobs;
 mod cache;
 mod db;
@@ -21,6 +22,7 @@ mod suites;
 mod task_metrics;
 mod token_backfill;
 
+pub use agent_runs::{ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
 pub use db::{Backend, DatabaseConfig};
 pub use error::{FaultKind, PutError, StorageFault, StorageResource, StoreError};
@@ -34,7 +36,7 @@ pub use sql::Reach;
 pub use suite_runs::RunEntrant;
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
-pub use token_backfill::{TokenEstimate, TokenRefresh, UnmeasuredSample};
+pub use token_backfill::{RunRefresh, TokenEstimate, UnmeasuredSample};
 
 use sqlx::AnyPool;
 

@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use crate::runs::{read_run, RUN_COLUMNS};
 use crate::samples::{read_sample, SAMPLE_COLUMNS};
-use crate::sql::{bind_visible, push_visible, to_json, Sql};
+use crate::sql::{bind_visible, opt_json_col, push_visible, to_json, Sql};
 use crate::{RunRecord, Store, StoreError};
 
 /// The condition on `samples` that makes a row measurable (see the module documentation).
@@ -46,14 +46,65 @@ pub struct TokenEstimate {
     pub reasoning_tokens: Option<i64>,
 }
 
-/// Recomputes a run's token sums inside the backfill transaction: it is shown every stored
-/// sample of the run, in order and with the new figures already written, then the run's
-/// current `metrics`, and returns the `metrics` and totals to store.
-pub trait TokenRefresh: Send {
+/// Recomputes a run's results inside the transaction that changed its samples: it is shown
+/// every stored sample of the run, in order and with the transaction's writes in place, then
+/// the run's current `metrics`, and returns the `metrics` and token totals to store.
+pub trait RunRefresh: Send {
     /// Counts one stored sample.
     fn add(&mut self, sample: &SampleObject);
-    /// The run's `metrics` with refreshed token sums, and its refreshed totals.
+    /// The run's new `metrics`, and its token totals.
     fn finish(self, metrics: Option<Value>) -> (Option<Value>, RunTokens);
+}
+
+/// Passes every stored sample of `run_id` through `refresh` (within the caller's transaction)
+/// and stores the `metrics` and token totals it returns on the run.
+pub(crate) async fn refresh_run(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    mut refresh: impl RunRefresh,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(&format!(
+            "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = $1 AND samples.seq > $2 \
+             ORDER BY samples.seq LIMIT $3"
+        ))
+        .bind(run_id)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let sample = read_sample(row)?;
+            after = sample.seq;
+            refresh.add(&sample.object);
+        }
+        if (rows.len() as i64) < PAGE {
+            break;
+        }
+    }
+    let row = sqlx::query("SELECT metrics FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let metrics = opt_json_col::<Value>(&row, "metrics")?;
+    let (metrics, tokens) = refresh.finish(metrics);
+    sqlx::query(
+        "UPDATE runs SET metrics = $1, tokens_input = $2, tokens_output = $3, tokens_cached = $4, \
+         tokens_reasoning = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(metrics.as_ref().map(to_json))
+    .bind(tokens.input)
+    .bind(tokens.output)
+    .bind(tokens.cached)
+    .bind(tokens.reasoning)
+    .bind(now)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Appends the runs a backfill considers: `suite_id`'s completed, live runs owned by the
@@ -61,7 +112,9 @@ pub trait TokenRefresh: Send {
 fn push_runs_to_measure(sql: &mut Sql) {
     sql.push(" FROM runs WHERE runs.suite_id = ");
     sql.param();
-    sql.push(" AND runs.status = 'completed' AND runs.deleted_at IS NULL AND ");
+    // Imported (agent) runs are left out: their trials' text is a verifier's output, not the
+    // agent session that spent the tokens, so counting it would misstate their usage.
+    sql.push(" AND runs.status = 'completed' AND runs.source = 'executed' AND runs.deleted_at IS NULL AND ");
     push_visible(sql, "runs");
     sql.push(&format!(
         " AND EXISTS (SELECT 1 FROM samples WHERE samples.run_id = runs.id AND {MEASURABLE})"
@@ -139,7 +192,7 @@ impl Store {
         &self,
         run_id: &str,
         estimates: &[TokenEstimate],
-        refresh: impl TokenRefresh,
+        refresh: impl RunRefresh,
     ) -> Result<u64, StoreError> {
         let now = now_unix();
         self.in_transaction(async move |conn| {
@@ -161,53 +214,7 @@ impl Store {
                 .await?;
                 written += done.rows_affected();
             }
-            let mut refresh = refresh;
-            let mut after = 0i64;
-            loop {
-                let rows = sqlx::query(&format!(
-                    "SELECT {SAMPLE_COLUMNS} FROM samples WHERE samples.run_id = $1 AND samples.seq > $2 \
-                     ORDER BY samples.seq LIMIT $3"
-                ))
-                .bind(run_id)
-                .bind(after)
-                .bind(PAGE)
-                .fetch_all(&mut *conn)
-                .await?;
-                for row in &rows {
-                    let sample = read_sample(row)?;
-                    after = sample.seq;
-                    refresh.add(&sample.object);
-                }
-                if (rows.len() as i64) < PAGE {
-                    break;
-                }
-            }
-            let row = sqlx::query("SELECT metrics FROM runs WHERE id = $1")
-                .bind(run_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let metrics: Option<String> = row.try_get("metrics")?;
-            let metrics = metrics
-                .map(|text| {
-                    serde_json::from_str::<Value>(&text)
-                        .map_err(|e| StoreError::Corrupt(format!("metrics: {e}")))
-                })
-                .transpose()?;
-            let (metrics, tokens) = refresh.finish(metrics);
-            sqlx::query(
-                "UPDATE runs SET metrics = $1, tokens_input = $2, tokens_output = $3, tokens_cached = $4, \
-                 tokens_reasoning = $5, updated_at = $6 WHERE id = $7",
-            )
-            .bind(metrics.as_ref().map(to_json))
-            .bind(tokens.input)
-            .bind(tokens.output)
-            .bind(tokens.cached)
-            .bind(tokens.reasoning)
-            .bind(now)
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?;
+            refresh_run(conn, run_id, refresh, now).await?;
             Ok(written)
         })
         .await

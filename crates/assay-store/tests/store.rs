@@ -1086,7 +1086,7 @@ struct SumInputs {
     input: Option<i64>,
 }
 
-impl assay_store::TokenRefresh for SumInputs {
+impl assay_store::RunRefresh for SumInputs {
     fn add(&mut self, sample: &assay_domain::api::SampleObject) {
         self.samples += 1;
         if let Some(n) = sample.input_tokens {
@@ -1272,6 +1272,137 @@ async fn token_backfill_finds_and_fills_unmeasured_samples() {
                 .input,
             Some(24)
         );
+    })
+    .await;
+}
+
+/// Keeps token sums and writes no metrics (the engine's refresh builds them).
+struct TokensOnly(assay_domain::api::RunTokens);
+
+impl assay_store::RunRefresh for TokensOnly {
+    fn add(&mut self, sample: &assay_domain::api::SampleObject) {
+        if let Some(n) = sample.input_tokens {
+            self.0.input = Some(self.0.input.unwrap_or(0) + n);
+        }
+    }
+
+    fn finish(
+        self,
+        metrics: Option<serde_json::Value>,
+    ) -> (Option<serde_json::Value>, assay_domain::api::RunTokens) {
+        (metrics, self.0)
+    }
+}
+
+#[tokio::test]
+async fn imported_runs_upsert_trials_and_summarize_them() {
+    use assay_domain::api::{RunStatus, TrialStatus};
+    use assay_store::{ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let s = store
+            .create_suite(&me, &suite("agents"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let trial = |task: &str, i: i64, reward: f64, cost: Option<f64>| NewTrial {
+            task_id: task.into(),
+            sample_index: i,
+            status: TrialStatus::Completed,
+            prompt: String::new(),
+            target: None,
+            output_text: None,
+            scores: [("reward".to_string(), reward)].into_iter().collect(),
+            error: None,
+            cost_usd: cost,
+            input_tokens: Some(5),
+            output_tokens: None,
+            cached_tokens: None,
+            reasoning_tokens: None,
+            phase_timings: None,
+            agent_seconds: Some(2.5),
+        };
+        let run = NewImportedRun {
+            suite_id: s.id.clone(),
+            suite_version: 1,
+            suite_version_id: v.id.clone(),
+            model: "m".into(),
+            agent_name: "omp".into(),
+            agent_version: None,
+            agent_effort: Some("high".into()),
+            reported_cost_usd: None,
+            created_at: 1_700_000_000,
+            metadata: Metadata::new(),
+            idempotency_key: Some("k1".into()),
+            expected_trials: Some(5),
+        };
+        let tasks = vec!["a".to_string(), "b".to_string()];
+        let open = TrialWrite {
+            version_tasks: &tasks,
+            finalize: false,
+        };
+        let created = match store
+            .import_agent_run(
+                &me,
+                &run,
+                &[trial("a", 0, 1.0, Some(0.5))],
+                open,
+                TokensOnly(Default::default()),
+            )
+            .await
+            .unwrap()
+        {
+            ImportOutcome::Created(r) => r,
+            other => panic!("{other:?}"),
+        };
+        let id = created.object.id.clone();
+        assert!(created.imported);
+        assert_eq!(created.object.status, RunStatus::InProgress);
+        assert_eq!(created.object.task_ids, Some(vec!["a".to_string()]));
+        assert_eq!(created.object.request_counts.total, 5);
+        assert!(matches!(
+            store
+                .import_agent_run(&me, &run, &[], open, TokensOnly(Default::default()))
+                .await
+                .unwrap(),
+            ImportOutcome::Existing(r) if r.object.id == id
+        ));
+        // Executors never see it.
+        assert!(!store
+            .claimable_runs("node", 10)
+            .await
+            .unwrap()
+            .contains(&id));
+        // Upsert on (task, model, index), then finalize.
+        let done = store
+            .append_trials(
+                &me,
+                &id,
+                &[
+                    trial("a", 0, 0.0, None),
+                    trial("b", 0, 1.0, Some(1.25)),
+                    trial("b", 1, 0.5, None),
+                ],
+                TrialWrite {
+                    version_tasks: &tasks,
+                    finalize: true,
+                },
+                TokensOnly(Default::default()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.object.status, RunStatus::Completed);
+        assert_eq!(done.object.task_ids, None, "every task covered");
+        assert_eq!(done.object.request_counts.completed, 3);
+        assert_eq!(done.object.request_counts.total, 5);
+        assert_eq!(done.object.cost_usd, Some(1.25));
+        assert_eq!(done.object.tokens.input, Some(15));
+        assert!(matches!(
+            store
+                .append_trials(&me, &id, &[], open, TokensOnly(Default::default()))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
     })
     .await;
 }

@@ -1,5 +1,6 @@
 //! Route handlers: each extracts, calls the store or a domain function, and maps errors.
 
+pub mod agents;
 pub mod files;
 pub mod health;
 pub mod runs;
