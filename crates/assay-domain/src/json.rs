@@ -2,10 +2,12 @@
 
 use crate::error::{field, ValidationError};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
-/// Parses a JSON request body into `T`. Syntax errors, wrong types and missing fields all
-/// become a [`ValidationError`] naming the field path (`body` for the document itself).
-pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
+/// Parses a JSON request body into `T` (which may borrow from it). Syntax errors, wrong types
+/// and missing fields all become a [`ValidationError`] naming the field path (`body` for the
+/// document itself).
+pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ValidationError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();

@@ -12,7 +12,8 @@
 //! a restarted server resumes where it stopped.
 //!
 //! Read models over stored rows live here too, computed per request: [`leaderboard`] (the
-//! leaderboard-runs feed) and [`overview`] (a run's overview).
+//! leaderboard-runs feed) and [`overview`] (a run's overview). [`trajectories`] stores and
+//! reads trial trajectories by sample address.
 
 pub mod admission;
 pub mod aggregate;
@@ -31,6 +32,7 @@ pub mod plan;
 pub mod python;
 pub mod sample;
 pub mod token_backfill;
+pub mod trajectories;
 
 use assay_store::StoreError;
 use serde_json::{json, Value};

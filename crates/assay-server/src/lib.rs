@@ -164,7 +164,7 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{agents, files, health, runs, shares, suites};
+    use routes::{agents, files, health, runs, shares, suites, trajectories};
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -199,6 +199,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::get_run_overview))
         .routes(routes!(runs::list_samples))
         .routes(routes!(runs::get_artifacts))
+        .routes(routes!(
+            trajectories::get_sample_trajectory,
+            trajectories::upload_sample_trajectory
+        ))
         .split_for_parts();
     // Modifiers on `ApiDoc` run before the routes are added, so this one runs here.
     ErrorResponses.modify(&mut openapi);

@@ -137,6 +137,8 @@ async fn openapi_describes_exactly_the_routes() {
         "GET /api/v1/llm/evals/runs/{run_id}/overview",
         "GET /api/v1/llm/evals/runs/{run_id}/samples",
         "GET /api/v1/llm/evals/runs/{run_id}/artifacts",
+        "GET /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
+        "PUT /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
     ];
     expected.sort();
     assert_eq!(listed, expected);

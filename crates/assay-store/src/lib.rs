@@ -21,6 +21,7 @@ mod suite_runs;
 mod suites;
 mod task_metrics;
 mod token_backfill;
+mod trajectories;
 
 pub use agent_runs::{ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
@@ -37,6 +38,7 @@ pub use suite_runs::RunEntrant;
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 pub use token_backfill::{RunRefresh, TokenEstimate, UnmeasuredSample};
+pub use trajectories::{NewTrajectory, SampleKey, SampleMatch, TrajectoryRecord};
 
 use sqlx::AnyPool;
 

@@ -1406,3 +1406,141 @@ async fn imported_runs_upsert_trials_and_summarize_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn trajectories_are_upserted_and_summed_per_run() {
+    use assay_store::{NewTrajectory, SampleKey, SampleMatch};
+    fn upload(steps: i64, payload: &'static str) -> NewTrajectory {
+        NewTrajectory {
+            schema_version: "ATIF-v1.7".into(),
+            step_count: steps,
+            size_bytes: payload.len() as i64,
+            payload: Bytes::from_static(payload.as_bytes()),
+        }
+    }
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let s = store
+            .create_suite(&me, &suite("trajectories"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let run = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let run_id = run.object.id.clone();
+        // Task `t`, models m1 and m2, indices 0..4.
+        store
+            .insert_samples(&run_id, &new_samples(4))
+            .await
+            .unwrap();
+
+        // An index alone names both models' samples; the model picks one.
+        assert_eq!(
+            store.match_sample(&run_id, 0, None, None).await.unwrap(),
+            SampleMatch::Several {
+                task_ids: vec!["t".into()],
+                models: vec!["m1".into(), "m2".into()]
+            }
+        );
+        let pick = |index: i64, model: &'static str| {
+            let store = store.clone();
+            let run_id = run_id.clone();
+            async move {
+                match store
+                    .match_sample(&run_id, index, Some("t"), Some(model))
+                    .await
+                    .unwrap()
+                {
+                    SampleMatch::One(sample) => sample,
+                    other => panic!("{index} {model}: {other:?}"),
+                }
+            }
+        };
+        let m1 = pick(0, "m1").await;
+        assert_eq!(
+            (m1.task_id.as_str(), m1.model.as_str(), m1.sample_index),
+            ("t", "m1", 0)
+        );
+        for (index, task, model) in [(9, None, None), (0, Some("u"), None), (0, None, Some("m3"))] {
+            assert_eq!(
+                store
+                    .match_sample(&run_id, index, task, model)
+                    .await
+                    .unwrap(),
+                SampleMatch::Missing
+            );
+        }
+
+        // Upload, replace, and the run's total follows the rows.
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), None);
+        assert!(store.read_trajectory(&m1.id).await.unwrap().is_none());
+        let first = store.put_trajectory(&m1, upload(3, "first")).await.unwrap();
+        assert_eq!((first.step_count, first.size_bytes), (3, 5));
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), Some(3));
+        let m2 = pick(0, "m2").await;
+        store.put_trajectory(&m2, upload(2, "m2")).await.unwrap();
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), Some(5));
+        let second = store
+            .put_trajectory(&m1, upload(1, "second"))
+            .await
+            .unwrap();
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), Some(3));
+        assert_eq!(second.created_at, first.created_at);
+        assert_ne!(second.blob_key, first.blob_key);
+        let (record, payload) = store.read_trajectory(&m1.id).await.unwrap().unwrap();
+        assert_eq!(record, second);
+        assert_eq!(payload, Bytes::from_static(b"second"));
+        // The replaced payload is gone from the blob store.
+        assert!(store.blobs().get_bytes(&first.blob_key).await.is_err());
+
+        // Another run's trajectories do not count towards this one.
+        let other = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        store
+            .insert_samples(&other.object.id, &new_samples(1))
+            .await
+            .unwrap();
+        let elsewhere = match store
+            .match_sample(&other.object.id, 0, None, Some("m1"))
+            .await
+            .unwrap()
+        {
+            SampleMatch::One(sample) => sample,
+            other => panic!("{other:?}"),
+        };
+        store
+            .put_trajectory(&elsewhere, upload(10, "x"))
+            .await
+            .unwrap();
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), Some(3));
+        assert_eq!(
+            store.trajectory_steps(&other.object.id).await.unwrap(),
+            Some(10)
+        );
+
+        // Concurrent uploads to one run: the total counts every one of them.
+        let mut samples: Vec<SampleKey> = Vec::new();
+        for index in 1..4 {
+            for model in ["m1", "m2"] {
+                samples.push(pick(index, model).await);
+            }
+        }
+        let handles: Vec<_> = samples
+            .into_iter()
+            .enumerate()
+            .map(|(i, sample)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .put_trajectory(&sample, upload(10 + i as i64, "concurrent"))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        // 1 + 2 before, plus 10 + 11 + … + 15.
+        assert_eq!(store.trajectory_steps(&run_id).await.unwrap(), Some(3 + 75));
+    })
+    .await;
+}

@@ -7,6 +7,7 @@ pub mod list;
 pub mod runs;
 pub mod suites;
 pub mod tokens;
+pub mod trajectories;
 
 pub use agents::*;
 pub use files::*;
@@ -15,3 +16,4 @@ pub use list::*;
 pub use runs::*;
 pub use suites::*;
 pub use tokens::*;
+pub use trajectories::*;

@@ -6,3 +6,4 @@ pub mod health;
 pub mod runs;
 pub mod shares;
 pub mod suites;
+pub mod trajectories;
