@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod harbor;
 mod local_models;
 
 use std::path::PathBuf;
@@ -48,6 +49,49 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Import results produced elsewhere into a running server.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Import a Harbor job directory as a coding-agent run of a suite (one run per agent
+    /// configuration), with each trial's trajectory; prints the run's URL.
+    Harbor(HarborArgs),
+}
+
+#[derive(Args)]
+struct HarborArgs {
+    /// The job directory Harbor wrote (`jobs/<job_name>`).
+    job_dir: PathBuf,
+    /// The suite whose tasks the job ran (task ids = Harbor task names).
+    #[arg(long = "suite")]
+    suite_id: String,
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "ASSAY_SERVER_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// API key.
+    #[arg(long, env = "ASSAY_API_KEY", hide_env_values = true)]
+    key: String,
+    /// Import only the trials of this agent (for jobs that ran several).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Import only the trials of this model, as configured in Harbor.
+    #[arg(long)]
+    model: Option<String>,
+    /// Import only the trials run with this reasoning effort.
+    #[arg(long)]
+    effort: Option<String>,
+    /// Trials per request (the API takes at most 10,000).
+    #[arg(long, default_value_t = harbor::MAX_BATCH, hide = true)]
+    batch_size: usize,
 }
 
 #[derive(Args)]
@@ -133,6 +177,23 @@ fn main() -> anyhow::Result<()> {
                         label,
                     },
             } => create_key(common, org, team, admin, label).await,
+            Command::Import {
+                source: ImportSource::Harbor(args),
+            } => {
+                harbor::run(harbor::ImportArgs {
+                    job_dir: args.job_dir,
+                    suite_id: args.suite_id,
+                    server: args.server,
+                    key: args.key,
+                    selection: harbor::Selection {
+                        agent: args.agent,
+                        model: args.model,
+                        effort: args.effort,
+                    },
+                    batch_size: args.batch_size,
+                })
+                .await
+            }
         }
     })
 }

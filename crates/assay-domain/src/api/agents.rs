@@ -30,7 +30,7 @@ pub enum TrialStatus {
 }
 
 /// One finished trial of a harness job.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct TrialInput {
     /// A task of the target suite version.
     pub task_id: String,
@@ -188,7 +188,7 @@ fn validate_label(value: &str, path: &str) -> Result<(), ValidationError> {
 }
 
 /// Body of `POST /evals/imports/agent-run`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportAgentRunRequest {
     pub suite_id: String,
     /// The harness agent, e.g. `claude-code`.
@@ -289,7 +289,7 @@ impl ImportAgentRunRequest {
 }
 
 /// Body of `POST /evals/runs/{run_id}/trials`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct AppendTrialsRequest {
     /// Upserted on (task, model, sample_index); `sample_index` is required.
     #[serde(default)]
@@ -344,7 +344,7 @@ fn parse_with_offset(text: &str) -> Option<std::time::SystemTime> {
 /// The upload of a trial's trajectory (`PUT …/samples/{i}/trajectory`), as documented. The
 /// server decodes bodies with [`super::TrajectoryPayload::parse`], which keeps the JSON text
 /// of `steps` and `logs` rather than these values.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrajectoryUpload {
     /// Stored verbatim, never validated: any JSON values.
     #[schema(value_type = Vec<Value>)]
