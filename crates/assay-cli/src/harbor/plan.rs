@@ -310,7 +310,7 @@ fn planned_trial(
     let contexts = result.agent_contexts();
     let trajectory = Some(trial.dir.join(TRAJECTORY)).filter(|p| p.is_file());
     let prompt = match &trajectory {
-        Some(path) => Atif::read(path)?.instruction().map(str::to_string),
+        Some(path) => Atif::read(path)?.instruction(),
         None => None,
     };
     let input = TrialInput {

@@ -8,12 +8,13 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use assay_domain::api::agents::{AppendTrialsRequest, ImportAgentRunRequest, TrajectoryUpload};
+use assay_domain::api::agents::{AppendTrialsRequest, ImportAgentRunRequest};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::plan::{Plan, PlannedTrial};
+use super::trajectory::Upload;
 
 /// Where the evals API lives under the server URL.
 const EVALS: &str = "/api/v1/llm/evals";
@@ -41,16 +42,15 @@ impl Api {
         format!("{}{EVALS}/runs/{run_id}", self.server)
     }
 
-    /// Sends `body` (its null members left out: unknown stays unknown) and returns the
-    /// answer; a refusal is an error carrying the server's message.
+    /// Sends the JSON `body` and returns the answer; a refusal is an error carrying the
+    /// server's message.
     async fn call(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
-        body: &impl Serialize,
+        body: String,
     ) -> anyhow::Result<Value> {
-        let body = without_nulls(serde_json::to_value(body)?);
         let url = format!("{}{EVALS}{path}", self.server);
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
@@ -59,7 +59,8 @@ impl Api {
                 .request(method.clone(), &url)
                 .query(query)
                 .bearer_auth(&self.key)
-                .json(&body)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
                 .send()
                 .await;
             let last = attempt == ATTEMPTS;
@@ -97,18 +98,15 @@ impl Api {
     }
 
     async fn import(&self, request: &ImportAgentRunRequest) -> anyhow::Result<Value> {
-        self.call(Method::POST, "/imports/agent-run", &[], request)
+        let body = request_body(request)?;
+        self.call(Method::POST, "/imports/agent-run", &[], body)
             .await
     }
 
     async fn append(&self, run_id: &str, request: &AppendTrialsRequest) -> anyhow::Result<Value> {
-        self.call(
-            Method::POST,
-            &format!("/runs/{run_id}/trials"),
-            &[],
-            request,
-        )
-        .await
+        let path = format!("/runs/{run_id}/trials");
+        self.call(Method::POST, &path, &[], request_body(request)?)
+            .await
     }
 
     /// Uploads (or replaces) one trial's trajectory.
@@ -117,11 +115,13 @@ impl Api {
         run_id: &str,
         trial: &PlannedTrial,
         model: &str,
-        upload: &TrajectoryUpload,
+        upload: &Upload,
     ) -> anyhow::Result<Value> {
         let path = format!("/runs/{run_id}/samples/{}/trajectory", trial.sample_index());
         let query = [("task_id", trial.input.task_id.as_str()), ("model", model)];
-        self.call(Method::PUT, &path, &query, upload).await
+        // Serialized directly: the steps' JSON text goes out as the file has it.
+        let body = serde_json::to_string(upload)?;
+        self.call(Method::PUT, &path, &query, body).await
     }
 }
 
@@ -170,13 +170,21 @@ fn refusal(answer: &Value) -> String {
         error["message"].as_str(),
         error["details"]["param"].as_str(),
     ) {
-        (Some(message), Some(param)) => format!("{message} ({param})"),
-        (Some(message), None) => message.to_string(),
+        (Some(message), Some(param)) if !message.contains(param) => {
+            format!("{message} ({param})")
+        }
+        (Some(message), _) => message.to_string(),
         _ => match answer.as_str() {
             Some(text) => text.to_string(),
             None => answer.to_string(),
         },
     }
+}
+
+/// A request's JSON with its null members left out (unknown stays unknown; the SDK, too,
+/// omits what is unset).
+fn request_body(request: &impl Serialize) -> anyhow::Result<String> {
+    Ok(without_nulls(serde_json::to_value(request)?).to_string())
 }
 
 /// The body with null members of the top-level object and of each of its `trials` left out.
@@ -214,6 +222,8 @@ mod tests {
     fn refusals_carry_the_message_and_field() {
         let answer = json!({"error": {"message": "unknown task `x`", "details": {"param": "trials[0].task_id"}}});
         assert_eq!(refusal(&answer), "unknown task `x` (trials[0].task_id)");
+        let named = json!({"error": {"message": "trials[0].task_id: unknown", "details": {"param": "trials[0].task_id"}}});
+        assert_eq!(refusal(&named), "trials[0].task_id: unknown");
         assert_eq!(refusal(&json!("Bad Gateway")), "Bad Gateway");
     }
 }

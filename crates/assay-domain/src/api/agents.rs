@@ -344,7 +344,7 @@ fn parse_with_offset(text: &str) -> Option<std::time::SystemTime> {
 /// The upload of a trial's trajectory (`PUT …/samples/{i}/trajectory`), as documented. The
 /// server decodes bodies with [`super::TrajectoryPayload::parse`], which keeps the JSON text
 /// of `steps` and `logs` rather than these values.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct TrajectoryUpload {
     /// Stored verbatim, never validated: any JSON values.
     #[schema(value_type = Vec<Value>)]
