@@ -188,6 +188,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(shares::delete_suite_share))
         .routes(routes!(suites::list_suite_leaderboard_runs))
+        .routes(routes!(suites::get_suite_leaderboard))
         .routes(routes!(suites::measure_suite_tokens))
         .routes(routes!(runs::create_run, runs::list_runs))
         .routes(routes!(runs::get_run, runs::delete_run))

@@ -124,6 +124,7 @@ async fn openapi_describes_exactly_the_routes() {
         "POST /api/v1/llm/evals/suites/{suite_id}/shares",
         "DELETE /api/v1/llm/evals/suites/{suite_id}/shares/{org_id}",
         "GET /api/v1/llm/evals/suites/{suite_id}/leaderboard-runs",
+        "GET /api/v1/llm/evals/suites/{suite_id}/leaderboard",
         "POST /api/v1/llm/evals/suites/{suite_id}/tokens/measure",
         "POST /api/v1/llm/evals/runs",
         "GET /api/v1/llm/evals/runs",

@@ -34,7 +34,7 @@ pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
 pub use shares::ShareError;
 pub use sql::Reach;
-pub use suite_runs::RunEntrant;
+pub use suite_runs::{AgentBoardFilter, AgentRunFigures, RunEntrant};
 pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 pub use token_backfill::{RunRefresh, TokenEstimate, UnmeasuredSample};

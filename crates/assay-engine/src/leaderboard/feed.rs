@@ -11,19 +11,7 @@ use assay_store::{Reach, RunRecord, Store, StoreError};
 
 use super::cursor::{Cursor, Scope};
 use super::ranking::{rank, slice};
-
-/// Why a feed could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaderboardError {
-    /// The suite is unknown, deleted, or neither the caller's nor shared with its org.
-    #[error("no suite with id {0}")]
-    NoSuite(String),
-    /// The `cursor` parameter is refused; the message says why.
-    #[error("{0}")]
-    InvalidCursor(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+use super::LeaderboardError;
 
 /// The feed of a suite the caller can read (its own, or shared with its org): every completed,
 /// undeleted run of the suite counts, whoever in the owning team started it, and run objects

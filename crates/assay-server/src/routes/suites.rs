@@ -3,13 +3,13 @@
 use assay_domain::api::{
     validate_description, validate_metadata, validate_name, CreateSuiteRequest,
     CreateSuiteVersionRequest, FilePurpose, LeaderboardRunsObject, LeaderboardRunsQuery,
-    ListObject, MeasureSuiteTokensRequest, SuiteDeletedObject, SuiteObject, SuiteTokenMeasurement,
-    SuiteVersionObject,
+    ListObject, MeasureSuiteTokensRequest, SuiteDeletedObject, SuiteLeaderboardObject,
+    SuiteLeaderboardQuery, SuiteObject, SuiteTokenMeasurement, SuiteVersionObject,
 };
 use assay_domain::manifest::{validate_manifest, DatasetFormat, FileRefKind, Manifest, TaskType};
 use assay_domain::Principal;
 use assay_engine::dataset_check::{check_datasets, DatasetCheckError};
-use assay_engine::leaderboard::{leaderboard_runs, LeaderboardError};
+use assay_engine::leaderboard::{agent_leaderboard, leaderboard_runs, LeaderboardError};
 use assay_engine::python::{check_code, load_code, CheckError, CodeError, Entry};
 use assay_store::{NewSuite, NewVersion, Reach, StoreError};
 use axum::extract::{Path, State};
@@ -385,12 +385,38 @@ pub async fn list_suite_leaderboard_runs(
     let ceiling = state.config.leaderboard_runs_max.max(1);
     let feed = leaderboard_runs(&state.store, &caller, &suite_id, &request, ceiling)
         .await
-        .map_err(|e| match e {
-            LeaderboardError::NoSuite(_) => ApiError::NotFound(e.to_string()),
-            LeaderboardError::InvalidCursor(message) => ApiError::invalid("cursor", message),
-            LeaderboardError::Store(e) => e.into(),
-        })?;
+        .map_err(board_error)?;
     Ok(Json(feed))
+}
+
+/// The suite's coding-agent leaderboard: its completed runs that have an `agent_name`, one row
+/// per (agent, model, effort), by accuracy on `metric` (default `reward`) with its 95% Wald
+/// interval, `null` accuracy last. Computed per request from stored rows, so a rerun trial
+/// moves it once its run is finalized. Runs without an agent never appear.
+#[utoipa::path(get, path = "/api/v1/llm/evals/suites/{suite_id}/leaderboard", tag = "suites",
+    params(("suite_id" = String, Path), SuiteLeaderboardQuery),
+    responses((status = 200, body = SuiteLeaderboardObject), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn get_suite_leaderboard(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(suite_id): Path<String>,
+    QueryParams(q): QueryParams<SuiteLeaderboardQuery>,
+) -> Result<Json<SuiteLeaderboardObject>, ApiError> {
+    let request = q.validate()?;
+    let board = agent_leaderboard(&state.store, &caller, &suite_id, &request)
+        .await
+        .map_err(board_error)?;
+    Ok(Json(board))
+}
+
+/// The API error of a board or feed that could not be read.
+fn board_error(e: LeaderboardError) -> ApiError {
+    match e {
+        LeaderboardError::NoSuite(_) => ApiError::NotFound(e.to_string()),
+        LeaderboardError::InvalidCursor(message) => ApiError::invalid("cursor", message),
+        LeaderboardError::Store(e) => e.into(),
+    }
 }
 
 /// Count tokens from stored text for the samples of the suite's completed runs that have
