@@ -1544,3 +1544,245 @@ async fn trajectories_are_upserted_and_summed_per_run() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn agent_board_runs_read_the_summaries_of_completed_agent_runs() {
+    use assay_domain::api::TrialStatus;
+    use assay_store::{AgentBoardFilter, ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let reader = principal("org_r", "team_r", None);
+        store
+            .create_api_key(&NewApiKey {
+                org_id: "org_r".into(),
+                team_id: "team_r".into(),
+                is_admin: false,
+                label: None,
+            })
+            .await
+            .unwrap();
+        let s = store
+            .create_suite(&me, &suite("board"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let tasks = vec!["a".to_string(), "b".to_string()];
+        let trial = |task: &str, scores: &[(&str, f64)], cost: Option<f64>| NewTrial {
+            task_id: task.into(),
+            sample_index: 0,
+            status: if scores.is_empty() {
+                TrialStatus::Failed
+            } else {
+                TrialStatus::Completed
+            },
+            prompt: String::new(),
+            target: None,
+            output_text: None,
+            scores: scores.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            error: None,
+            cost_usd: cost,
+            input_tokens: cost.map(|_| 10),
+            output_tokens: None,
+            cached_tokens: None,
+            reasoning_tokens: None,
+            phase_timings: None,
+            agent_seconds: cost.map(|_| 1.5),
+        };
+        let import = |agent: &str,
+                      model: &str,
+                      reported: Option<f64>,
+                      trials: Vec<NewTrial>,
+                      finalize: bool| {
+            let run = NewImportedRun {
+                suite_id: s.id.clone(),
+                suite_version: 1,
+                suite_version_id: v.id.clone(),
+                model: model.into(),
+                agent_name: agent.into(),
+                agent_version: Some("1.2".into()),
+                agent_effort: None,
+                reported_cost_usd: reported,
+                created_at: 1_700_000_000,
+                metadata: Metadata::new(),
+                idempotency_key: None,
+                expected_trials: None,
+            };
+            let store = store.clone();
+            let me = me.clone();
+            let tasks = tasks.clone();
+            async move {
+                let write = TrialWrite {
+                    version_tasks: &tasks,
+                    finalize,
+                };
+                match store
+                    .import_agent_run(&me, &run, &trials, write, TokensOnly(Default::default()))
+                    .await
+                    .unwrap()
+                {
+                    ImportOutcome::Created(r) => r.object.id,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        // Scored with spend; failed-only with a reported total; open; deleted.
+        let scored = import(
+            "omp",
+            "m-1",
+            Some(9.0),
+            vec![
+                trial("a", &[("reward", 1.0), ("resolved", 1.0)], Some(0.25)),
+                trial("b", &[("reward", 0.5)], Some(0.5)),
+            ],
+            true,
+        )
+        .await;
+        let failed = import(
+            "claude",
+            "m-2",
+            Some(3.0),
+            vec![trial("a", &[], None)],
+            true,
+        )
+        .await;
+        let open = import(
+            "omp",
+            "m-1",
+            None,
+            vec![trial("a", &[("reward", 1.0)], None)],
+            false,
+        )
+        .await;
+        let deleted = import(
+            "omp",
+            "m-1",
+            None,
+            vec![trial("a", &[("reward", 0.0)], None)],
+            true,
+        )
+        .await;
+        store.delete_run(&me, &deleted).await.unwrap();
+        // A run with no agent is no board entrant.
+        let plain = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        complete(&store, &plain.object.id).await;
+
+        let filter = |metric: &str| AgentBoardFilter {
+            metric: metric.into(),
+            ..Default::default()
+        };
+        let mut runs = store
+            .agent_board_runs(&me, &s, &filter("reward"))
+            .await
+            .unwrap();
+        runs.sort_by_key(|r| r.seq);
+        let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [scored.as_str(), failed.as_str()],
+            "not {open} nor {deleted}"
+        );
+        let r = &runs[0];
+        assert_eq!(
+            (
+                r.agent_name.as_str(),
+                r.model.as_str(),
+                r.agent_version.as_deref(),
+                r.agent_effort.as_deref()
+            ),
+            ("omp", "m-1", Some("1.2"), None)
+        );
+        assert_eq!(r.created_at, 1_700_000_000);
+        assert_eq!((r.trials, r.failed, r.scored, r.solved), (2, 0, 2, 1));
+        assert_eq!(r.score_sum, 1.5);
+        assert_eq!(
+            r.cost_usd,
+            Some(0.75),
+            "the trials' spend, not the reported 9.0"
+        );
+        assert_eq!(r.input_tokens, Some(20));
+        assert_eq!(
+            (r.output_tokens, r.cached_tokens, r.steps),
+            (None, None, None)
+        );
+        assert_eq!((r.agent_seconds, r.timed_trials), (Some(3.0), 2));
+        let r = &runs[1];
+        assert_eq!((r.trials, r.failed, r.scored, r.solved), (1, 1, 0, 0));
+        assert_eq!(r.score_sum, 0.0);
+        assert_eq!(r.cost_usd, Some(3.0), "no trial spend: the run's total");
+        assert_eq!(
+            (r.input_tokens, r.agent_seconds, r.timed_trials),
+            (None, None, 0)
+        );
+
+        // Another metric; filters.
+        let resolved = store
+            .agent_board_runs(&me, &s, &filter("resolved"))
+            .await
+            .unwrap();
+        let r = resolved.iter().find(|r| r.id == scored).unwrap();
+        assert_eq!((r.scored, r.score_sum, r.solved), (1, 1.0, 1));
+        let by =
+            |agent: Option<&str>, model: Option<&str>, version: Option<i64>| AgentBoardFilter {
+                suite_version: version,
+                metric: "reward".into(),
+                agent: agent.map(Into::into),
+                model: model.map(Into::into),
+            };
+        let ids = |runs: Vec<assay_store::AgentRunFigures>| -> Vec<String> {
+            runs.into_iter().map(|r| r.id).collect()
+        };
+        assert_eq!(
+            ids(store
+                .agent_board_runs(&me, &s, &by(Some("claude"), None, None))
+                .await
+                .unwrap()),
+            [failed.as_str()]
+        );
+        assert_eq!(
+            ids(store
+                .agent_board_runs(&me, &s, &by(None, Some("m-1"), None))
+                .await
+                .unwrap()),
+            [scored.as_str()]
+        );
+        assert_eq!(
+            ids(store
+                .agent_board_runs(&me, &s, &by(Some("omp"), Some("m-2"), None))
+                .await
+                .unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(store
+                .agent_board_runs(&me, &s, &by(None, None, Some(2)))
+                .await
+                .unwrap()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store
+                .agent_board_runs(&me, &s, &by(None, None, Some(1)))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+
+        // Another org sees nothing until the suite is shared with it.
+        assert!(store
+            .agent_board_runs(&reader, &s, &filter("reward"))
+            .await
+            .unwrap()
+            .is_empty());
+        store.create_share(&me, &s.id, "org_r").await.unwrap();
+        assert_eq!(
+            store
+                .agent_board_runs(&reader, &s, &filter("reward"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    })
+    .await;
+}
