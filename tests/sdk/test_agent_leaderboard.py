@@ -55,6 +55,10 @@ def board(sdk: SDK) -> SimpleNamespace:
                       cached_tokens=400, phase_timings=timed(20))
         + [{"task_id": "t4", "sample_index": 1, "status": "failed", "error": {"type": "EnvironmentError"}}],
     )
+    # One session uploaded: the row's steps are its 12 steps, the other trials add nothing.
+    sdk.llm.evals.upload_sample_trajectory(
+        run_id=big.id, sample_index=0, task_id="t1", steps=[{"step_id": i} for i in range(12)],
+    )
     small = sdk.llm.evals.import_agent_run(
         suite_id=suite.id, agent_name="omp", agent_version="1.1", agent_effort="high", model="gpt-x",
         created_at=1_700_000_100, cost_usd=2.5, trials=trials([1, 0]),
@@ -102,7 +106,7 @@ def test_rows_carry_the_hand_computed_figures(sdk: SDK, wire: WireRecorder, boar
     # 8 trials × 0.125 from the first run, the second run's own total 2.5 (its trials report none).
     assert omp.cost_usd == pytest.approx(3.5)
     assert (omp.input_tokens, omp.output_tokens, omp.cached_tokens) == (8000, 800, 3200)
-    assert omp.steps is None
+    assert omp.steps == 12 and claude.steps is None
     assert omp.agent_seconds == pytest.approx(160.0) and omp.timed_trials == 8
     assert omp.run_count == 2 and omp.run_ids == [board.big, board.small]
     assert omp.last_run_at == 1_700_000_100

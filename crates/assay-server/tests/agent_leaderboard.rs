@@ -6,7 +6,6 @@ mod common;
 
 use common::{assert_error, TestServer};
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePool;
 
 const IMPORT: &str = "/api/v1/llm/evals/imports/agent-run";
 
@@ -67,20 +66,23 @@ fn timed(seconds: u32) -> Value {
                                "finished_at": format!("2026-03-01T10:00:{seconds:02}Z")}})
 }
 
-/// Records `steps` trajectory steps on a run, as trajectory uploads keep them (the upload route
-/// is not served yet, so the test writes the run's summary column directly).
-async fn set_trajectory_steps(server: &TestServer, run_id: &str, steps: i64) {
-    let path = server.data_dir().join("assay.db");
-    let db = SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("database");
-    sqlx::query("UPDATE runs SET trajectory_steps = ? WHERE id = ?")
-        .bind(steps)
-        .bind(run_id)
-        .execute(&db)
-        .await
-        .expect("update");
-    db.close().await;
+/// Uploads a trajectory of `steps` steps for the run's sample (`task`, `index`).
+async fn upload_trajectory(
+    server: &TestServer,
+    run_id: &str,
+    task: &str,
+    index: i64,
+    steps: usize,
+) {
+    let body = json!({"steps": (0..steps).map(|i| json!({"step_id": i})).collect::<Vec<_>>()});
+    let url = server.url(&format!(
+        "/api/v1/llm/evals/runs/{run_id}/samples/{index}/trajectory?task_id={task}"
+    ));
+    let (status, uploaded) = server
+        .send(server.client.put(url).bearer_auth(&server.key).json(&body))
+        .await;
+    assert_eq!(status, 200, "{uploaded}");
+    assert_eq!(uploaded["step_count"], steps);
 }
 
 async fn board(server: &TestServer, suite: &str, query: &str) -> Value {
@@ -304,7 +306,10 @@ async fn scenario(server: &TestServer) -> Scenario {
 async fn rows_add_up_completed_agent_runs_and_rank_by_accuracy() {
     let server = TestServer::start().await;
     let s = scenario(&server).await;
-    set_trajectory_steps(&server, &s.omp_high_big, 40).await;
+    // Two of the first run's trials have sessions (one uploaded twice: the second replaces it).
+    upload_trajectory(&server, &s.omp_high_big, "t1", 0, 99).await;
+    upload_trajectory(&server, &s.omp_high_big, "t1", 0, 25).await;
+    upload_trajectory(&server, &s.omp_high_big, "t2", 1, 15).await;
     let b = board(&server, &s.suite, "").await;
     assert_eq!(b["object"], "eval.leaderboard");
     assert_eq!(b["suite_id"], s.suite.as_str());
@@ -355,7 +360,10 @@ async fn rows_add_up_completed_agent_runs_and_rank_by_accuracy() {
     assert_eq!(r["input_tokens"], 300);
     assert_eq!(r["output_tokens"], 30);
     assert_eq!(r["cached_tokens"], 50);
-    assert_eq!(r["steps"], 40, "the run without trajectories adds nothing");
+    assert_eq!(
+        r["steps"], 40,
+        "25 + 15; trials and runs without a trajectory add nothing"
+    );
     assert_close(&r["agent_seconds"], 75.0, "agent_seconds");
     assert_eq!(r["timed_trials"], 2);
     assert_eq!(r["run_count"], 2);
