@@ -69,35 +69,44 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
     None
 }
 
-/// Checks `req` (already validated on its own) against the suite it names and this server's
-/// models, and returns the run to store. The suite must be the caller's own: a suite reached
-/// through a share is read-only, so its recipients cannot start runs of it.
-pub async fn admit(
-    engine: &Engine,
+/// A version of a suite the caller owns, read for writing runs under it.
+pub struct OwnedVersion {
+    pub suite_id: String,
+    /// The version number (the suite's active one when none was named).
+    pub number: i64,
+    pub version_id: String,
+    pub manifest: Manifest,
+}
+
+/// Resolves `suite_id` and `suite_version` (default: the active version) for a write: the
+/// suite must be the caller's own. A suite reached only through a share is refused at
+/// `suite_id` with a message saying so; `action` says what was attempted ("start runs of it").
+pub async fn owned_version(
     store: &Store,
     caller: &Principal,
-    req: CreateRunRequest,
-) -> Result<NewRun, AdmissionError> {
-    let suite = match store.get_suite(caller, &req.suite_id).await {
+    suite_id: &str,
+    suite_version: Option<i64>,
+    action: &str,
+) -> Result<OwnedVersion, AdmissionError> {
+    let suite = match store.get_suite(caller, suite_id).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => {
             let shared = store
-                .find_suite(caller, &req.suite_id, Reach::Shared)
+                .find_suite(caller, suite_id, Reach::Shared)
                 .await
                 .is_ok();
             let message = if shared {
                 format!(
-                    "suite {} is shared with your org read-only; only its owning team can start runs of it",
-                    req.suite_id
+                    "suite {suite_id} is shared with your org read-only; only its owning team can {action}"
                 )
             } else {
-                format!("no suite with id {}", req.suite_id)
+                format!("no suite with id {suite_id}")
             };
             return Err(AdmissionError::invalid("suite_id", message));
         }
         Err(e) => return Err(e.into()),
     };
-    let number = req.suite_version.unwrap_or(suite.active_version);
+    let number = suite_version.unwrap_or(suite.active_version);
     let version = match store.get_suite_version(caller, &suite.id, number).await {
         Ok(v) => v,
         Err(StoreError::NotFound) => {
@@ -110,6 +119,36 @@ pub async fn admit(
     };
     let manifest = Manifest::from_json(&version.manifest, "manifest")
         .map_err(|e| AdmissionError::Corrupt(format!("stored manifest of {}: {e}", version.id)))?;
+    Ok(OwnedVersion {
+        suite_id: suite.id,
+        number,
+        version_id: version.id,
+        manifest,
+    })
+}
+
+/// Checks `req` (already validated on its own) against the suite it names and this server's
+/// models, and returns the run to store. The suite must be the caller's own: a suite reached
+/// through a share is read-only, so its recipients cannot start runs of it.
+pub async fn admit(
+    engine: &Engine,
+    store: &Store,
+    caller: &Principal,
+    req: CreateRunRequest,
+) -> Result<NewRun, AdmissionError> {
+    let OwnedVersion {
+        suite_id,
+        number,
+        version_id,
+        manifest,
+    } = owned_version(
+        store,
+        caller,
+        &req.suite_id,
+        req.suite_version,
+        "start runs of it",
+    )
+    .await?;
     if let Some(ids) = &req.task_ids {
         for (i, id) in ids.iter().enumerate() {
             if manifest.task(id).is_none() {
@@ -136,9 +175,9 @@ pub async fn admit(
     check_grading(engine, &manifest, &req, number)?;
     let settings = req.settings();
     Ok(NewRun {
-        suite_id: suite.id,
+        suite_id,
         suite_version: number,
-        suite_version_id: version.id,
+        suite_version_id: version_id,
         models: req.models,
         task_ids: req.task_ids,
         judge_model: req.judge_model,

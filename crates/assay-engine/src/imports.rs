@@ -18,11 +18,11 @@ use assay_domain::error::{field, index};
 use assay_domain::manifest::{Manifest, Task};
 use assay_domain::{now_unix, Principal, ValidationError};
 use assay_store::{
-    ImportOutcome, NewImportedRun, NewTrial, Reach, RunRecord, RunRefresh, Store, StoreError,
-    TrialWrite,
+    ImportOutcome, NewImportedRun, NewTrial, RunRecord, RunRefresh, Store, StoreError, TrialWrite,
 };
 use serde_json::Value;
 
+use crate::admission::{owned_version, AdmissionError, OwnedVersion};
 use crate::aggregate::RunAggregates;
 use crate::finalize::{metrics_json, Reported};
 
@@ -37,6 +37,16 @@ pub enum ImportError {
     Corrupt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<AdmissionError> for ImportError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::Invalid(v) => ImportError::Invalid(v),
+            AdmissionError::Corrupt(m) => ImportError::Corrupt(m),
+            AdmissionError::Store(e) => ImportError::Store(e),
+        }
+    }
 }
 
 /// Rebuilds an imported run's `metrics` and token totals from its stored trials.
@@ -147,44 +157,24 @@ pub async fn import_agent_run(
     req: ImportAgentRunRequest,
 ) -> Result<(RunRecord, bool), ImportError> {
     req.validate()?;
-    let suite = match store.get_suite(caller, &req.suite_id).await {
-        Ok(s) => s,
-        Err(StoreError::NotFound) => {
-            let shared = store
-                .find_suite(caller, &req.suite_id, Reach::Shared)
-                .await
-                .is_ok();
-            return Err(invalid(
-                "suite_id",
-                if shared {
-                    format!(
-                        "suite {} is shared with your org read-only; only its owning team can import runs into it",
-                        req.suite_id
-                    )
-                } else {
-                    format!("no suite with id {}", req.suite_id)
-                },
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let number = req.suite_version.unwrap_or(suite.active_version);
-    let version = match store.get_suite_version(caller, &suite.id, number).await {
-        Ok(v) => v,
-        Err(StoreError::NotFound) => {
-            return Err(invalid(
-                "suite_version",
-                format!("suite {} has no version {number}", suite.id),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let manifest = read_manifest(&version.manifest, &version.id)?;
+    let OwnedVersion {
+        suite_id,
+        number,
+        version_id,
+        manifest,
+    } = owned_version(
+        store,
+        caller,
+        &req.suite_id,
+        req.suite_version,
+        "import runs into it",
+    )
+    .await?;
     let trials = resolve_trials(&manifest, number, req.trials.as_deref().unwrap_or_default())?;
     let run = NewImportedRun {
-        suite_id: suite.id,
+        suite_id,
         suite_version: number,
-        suite_version_id: version.id,
+        suite_version_id: version_id,
         model: req.model,
         agent_name: req.agent_name,
         agent_version: req.agent_version,
