@@ -310,21 +310,22 @@ impl Store {
             )));
         }
         // An imported run has no executor to wind down: it is cancelled at once.
-        let done = sqlx::query(
+        let changed = sqlx::query(
             "UPDATE runs SET status = CASE WHEN source = 'imported' THEN 'cancelled' ELSE 'cancelling' END, \
              cancelled_at = CASE WHEN source = 'imported' THEN $1 ELSE cancelled_at END, updated_at = $1 \
-             WHERE id = $2 AND status IN ('queued', 'in_progress', 'finalizing')",
+             WHERE id = $2 AND status IN ('queued', 'in_progress', 'finalizing') RETURNING status",
         )
         .bind(now_unix())
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        // Report what it is now (cancelled for an import, or whatever it moved on to).
-        let now = self.run_record(id).await?.object.status;
-        if done.rows_affected() == 1 && now != RunStatus::Cancelled {
-            return Ok(RunStatus::Cancelling);
-        }
-        Ok(now)
+        let status = match changed {
+            Some(row) => row.try_get::<String, _>("status")?,
+            // It moved on meanwhile; report what it is now.
+            None => return Ok(self.run_record(id).await?.object.status),
+        };
+        RunStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))
     }
 
     /// Re-queues a failed or cancelled run the caller owns, in place: its run-level error and
