@@ -15,6 +15,7 @@ mod health;
 mod keys;
 mod runs;
 mod samples;
+mod schedules;
 mod shares;
 mod sql;
 mod suite_runs;
@@ -22,6 +23,7 @@ mod suites;
 mod task_metrics;
 mod token_backfill;
 mod trajectories;
+mod webhook_outbox;
 
 pub use agent_runs::{ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
 pub use blobs::{BlobStore, PutOutcome, StorageConfig};
@@ -32,6 +34,7 @@ pub use health::{ActiveFault, Backoff, StorageHealth};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
 pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
+pub use schedules::{FireKind, Fired, ScheduleFilter, ScheduleRecord};
 pub use shares::ShareError;
 pub use sql::Reach;
 pub use suite_runs::{AgentBoardFilter, AgentRunFigures, RunEntrant};
@@ -39,6 +42,7 @@ pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 pub use token_backfill::{RunRefresh, TokenEstimate, UnmeasuredSample};
 pub use trajectories::{NewTrajectory, SampleKey, SampleMatch, TrajectoryRecord};
+pub use webhook_outbox::{Delivery, DueDelivery};
 
 use sqlx::AnyPool;
 

@@ -57,6 +57,8 @@ pub struct RunFilter {
     pub suite_id: Option<String>,
     pub suite_version: Option<i64>,
     pub status: Option<RunStatus>,
+    /// Only the runs this schedule fired.
+    pub schedule_id: Option<String>,
 }
 
 /// What finalization records on a completed run.
@@ -168,34 +170,9 @@ impl Store {
         owner: &Principal,
         run: &NewRun,
     ) -> Result<RunRecord, StoreError> {
-        let id = ids::new_id(ids::RUN);
-        let now = now_unix();
-        sqlx::query(
-            "INSERT INTO runs (id, org_id, team_id, user_id, suite_id, suite_version, suite_version_id, status, \
-             models, task_ids, judge_model, embedding_model, generation, settings, metadata, artifact_file_ids, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, '[]', $15, $15)",
-        )
-        .bind(&id)
-        .bind(&owner.org_id)
-        .bind(&owner.team_id)
-        .bind(&owner.user_id)
-        .bind(&run.suite_id)
-        .bind(run.suite_version)
-        .bind(&run.suite_version_id)
-        .bind(to_json(&run.models))
-        .bind(run.task_ids.as_ref().map(to_json))
-        .bind(&run.judge_model)
-        .bind(&run.embedding_model)
-        .bind(to_json(&run.generation))
-        .bind(to_json(&run.settings))
-        .bind(to_json(&run.metadata))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let id = insert_run(&self.pool, owner, run, None).await?;
         self.run_record(&id).await
     }
-
     /// A live run the caller owns (what every write to a run starts from: a run reached only
     /// through a suite share is missing here).
     pub async fn get_run(&self, caller: &Principal, id: &str) -> Result<RunRecord, StoreError> {
@@ -249,6 +226,10 @@ impl Store {
             sql.push(" AND runs.status = ");
             sql.param();
         }
+        if filter.schedule_id.is_some() {
+            sql.push(" AND runs.schedule_id = ");
+            sql.param();
+        }
         if cursor.is_some() {
             sql.push(" AND runs.seq < ");
             sql.param();
@@ -264,6 +245,9 @@ impl Store {
         }
         if let Some(s) = filter.status {
             query = query.bind(s.as_str());
+        }
+        if let Some(s) = &filter.schedule_id {
+            query = query.bind(s);
         }
         if let Some(seq) = cursor {
             query = query.bind(seq);
@@ -604,4 +588,52 @@ impl Store {
         RunStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))
     }
+}
+
+/// The schedule fire a run is created by: one run per `fire_key`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FiredBy<'a> {
+    pub schedule_id: &'a str,
+    pub fire_key: &'a str,
+}
+
+/// Inserts a queued run owned by `owner` (fired by a schedule when `fired_by` says so) and
+/// returns its id.
+pub(crate) async fn insert_run<'e, E>(
+    exec: E,
+    owner: &Principal,
+    run: &NewRun,
+    fired_by: Option<FiredBy<'_>>,
+) -> Result<String, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let id = ids::new_id(ids::RUN);
+    let now = now_unix();
+    sqlx::query(
+        "INSERT INTO runs (id, org_id, team_id, user_id, suite_id, suite_version, suite_version_id, status, \
+         models, task_ids, judge_model, embedding_model, generation, settings, metadata, artifact_file_ids, \
+         created_at, updated_at, schedule_id, fire_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, '[]', $15, $15, $16, $17)",
+    )
+    .bind(&id)
+    .bind(&owner.org_id)
+    .bind(&owner.team_id)
+    .bind(&owner.user_id)
+    .bind(&run.suite_id)
+    .bind(run.suite_version)
+    .bind(&run.suite_version_id)
+    .bind(to_json(&run.models))
+    .bind(run.task_ids.as_ref().map(to_json))
+    .bind(&run.judge_model)
+    .bind(&run.embedding_model)
+    .bind(to_json(&run.generation))
+    .bind(to_json(&run.settings))
+    .bind(to_json(&run.metadata))
+    .bind(now)
+    .bind(fired_by.map(|f| f.schedule_id))
+    .bind(fired_by.map(|f| f.fire_key))
+    .execute(exec)
+    .await?;
+    Ok(id)
 }
