@@ -11,7 +11,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Sections of `assay.toml`; environment variables are read only for these.
-const SECTIONS: [&str; 6] = ["server", "database", "storage", "log", "models", "executor"];
+const SECTIONS: [&str; 7] = [
+    "server", "database", "storage", "log", "models", "executor", "webhooks",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -33,6 +35,91 @@ pub struct Config {
     /// Where user Python (graders, preprocessors) runs: the interpreter and its limits.
     #[serde(default)]
     pub sandbox: assay_sandbox::SandboxConfig,
+    /// How schedules' webhooks are delivered, and which networks they may reach.
+    #[serde(default)]
+    pub webhooks: WebhooksSection,
+}
+
+/// The `[webhooks]` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSection {
+    /// Networks (CIDRs or addresses) webhook targets may be in besides public addresses,
+    /// e.g. `["127.0.0.0/8", "::1/128"]` for a receiver on this machine or `["10.0.0.0/8"]`
+    /// for one on a private network. Default: none — loopback, private, link-local and other
+    /// special-purpose addresses are refused.
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
+    /// Seconds one delivery attempt may take (default 10).
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_seconds: u64,
+    /// Delay before the first retry, doubling per attempt (default 5).
+    #[serde(default = "default_webhook_backoff")]
+    pub backoff_base_seconds: u64,
+    /// Longest delay between retries (default 3600).
+    #[serde(default = "default_webhook_backoff_cap")]
+    pub backoff_cap_seconds: u64,
+    /// Seconds after a transition its delivery is retried before it is given up (default
+    /// 86400).
+    #[serde(default = "default_webhook_retry_for")]
+    pub retry_for_seconds: u64,
+    /// Deliveries to one host in flight at once (default 4).
+    #[serde(default = "default_webhook_per_target")]
+    pub per_target: usize,
+}
+
+fn default_webhook_timeout() -> u64 {
+    10
+}
+
+fn default_webhook_backoff() -> u64 {
+    5
+}
+
+fn default_webhook_backoff_cap() -> u64 {
+    3600
+}
+
+fn default_webhook_retry_for() -> u64 {
+    24 * 3600
+}
+
+fn default_webhook_per_target() -> usize {
+    4
+}
+
+impl Default for WebhooksSection {
+    fn default() -> Self {
+        Self {
+            allow_networks: Vec::new(),
+            timeout_seconds: default_webhook_timeout(),
+            backoff_base_seconds: default_webhook_backoff(),
+            backoff_cap_seconds: default_webhook_backoff_cap(),
+            retry_for_seconds: default_webhook_retry_for(),
+            per_target: default_webhook_per_target(),
+        }
+    }
+}
+
+impl WebhooksSection {
+    /// The networks webhook targets may reach.
+    pub fn policy(&self) -> anyhow::Result<assay_webhooks::TargetPolicy> {
+        assay_webhooks::TargetPolicy::parse_allow(&self.allow_networks)
+            .map_err(|e| anyhow::anyhow!("webhooks.allow_networks: {e}"))
+    }
+
+    /// The delivery settings.
+    pub fn settings(&self) -> assay_engine::webhooks::WebhookSettings {
+        use std::time::Duration;
+        assay_engine::webhooks::WebhookSettings {
+            timeout: Duration::from_secs(self.timeout_seconds.max(1)),
+            backoff_base: Duration::from_secs(self.backoff_base_seconds.max(1)),
+            backoff_cap: Duration::from_secs(self.backoff_cap_seconds.max(1)),
+            retry_for: Duration::from_secs(self.retry_for_seconds),
+            per_target: self.per_target.max(1),
+            ..Default::default()
+        }
+    }
 }
 
 /// Where runs execute.

@@ -228,23 +228,67 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     bootstrap_key(&store, args.bootstrap_key.as_deref()).await?;
     let gateway = build_gateway(&config, &store)?;
     let sandbox = assay_sandbox::Sandbox::new(config.sandbox.clone());
-    let engine = match config.executor.kind {
-        config::ExecutorKind::Local => assay_engine::Engine::start(
-            store.clone(),
-            gateway,
-            sandbox,
-            config.executor.to_engine(),
-        ),
+    let clock: Arc<dyn assay_engine::schedules::Clock> =
+        Arc::new(assay_engine::schedules::SystemClock);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (engine, driver): (_, Arc<dyn assay_engine::schedules::ScheduleDriver>) = match config
+        .executor
+        .kind
+    {
+        config::ExecutorKind::Local => {
+            let engine = assay_engine::Engine::start(
+                store.clone(),
+                gateway,
+                sandbox,
+                config.executor.to_engine(),
+            );
+            let scheduler = assay_engine::schedules::local::LocalScheduler::new(
+                assay_engine::schedules::Firing {
+                    store: store.clone(),
+                    engine: engine.clone(),
+                },
+                clock.clone(),
+            );
+            scheduler.spawn(stop.clone());
+            (engine, scheduler)
+        }
         config::ExecutorKind::Temporal => {
             let temporal = &config.executor.temporal;
             let identity = format!("assay-serve@{}", config.executor.to_engine().node_id);
             let client = assay_temporal::connect(temporal, &identity).await?;
             let dispatcher =
-                assay_temporal::TemporalDispatcher::start(client, temporal, store.clone());
+                assay_temporal::TemporalDispatcher::start(client.clone(), temporal, store.clone());
             tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "runs execute on Temporal");
-            assay_engine::Engine::with_dispatcher(gateway, sandbox, Arc::new(dispatcher))
+            let engine =
+                assay_engine::Engine::with_dispatcher(gateway, sandbox, Arc::new(dispatcher));
+            let schedules =
+                assay_temporal::TemporalSchedules::new(client, temporal.task_queue.clone());
+            (engine, Arc::new(schedules))
         }
     };
+    let targets = config.webhooks.policy()?;
+    let sender = assay_webhooks::Sender::new(assay_webhooks::SenderConfig {
+        timeout: config.webhooks.settings().timeout,
+        policy: targets.clone(),
+        user_agent: format!("Assay-Webhooks/{}", env!("CARGO_PKG_VERSION")),
+    })
+    .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?;
+    assay_engine::webhooks::WebhookDispatcher::new(
+        store.clone(),
+        sender,
+        config.webhooks.settings(),
+        clock.clone(),
+    )
+    .spawn(stop.clone());
+    let schedules = assay_engine::schedules::Schedules::new(
+        assay_engine::schedules::Firing {
+            store: store.clone(),
+            engine: engine.clone(),
+        },
+        driver,
+        clock,
+        targets,
+    );
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
         .with_context(|| format!("binding {}", config.server.bind))?;
@@ -255,8 +299,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         config: Arc::new(config.server.clone()),
         engine: engine.clone(),
+        schedules,
     };
     assay_server::serve(listener, state, shutdown_signal()).await?;
+    stop.cancel();
     engine.shutdown();
     store.close().await;
     tracing::info!("stopped");

@@ -31,8 +31,10 @@ pub mod overview;
 pub mod plan;
 pub mod python;
 pub mod sample;
+pub mod schedules;
 pub mod token_backfill;
 pub mod trajectories;
+pub mod webhooks;
 
 use assay_store::StoreError;
 use serde_json::{json, Value};

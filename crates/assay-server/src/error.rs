@@ -205,3 +205,16 @@ impl From<StorageFault> for ApiError {
         }
     }
 }
+
+impl From<assay_engine::schedules::ScheduleError> for ApiError {
+    fn from(e: assay_engine::schedules::ScheduleError) -> Self {
+        use assay_engine::schedules::ScheduleError;
+        match e {
+            ScheduleError::Invalid(v) => ApiError::Invalid(v),
+            ScheduleError::NotFound(m) => ApiError::NotFound(m),
+            ScheduleError::Unavailable(m) => ApiError::Unavailable(m),
+            ScheduleError::Corrupt(m) => ApiError::Internal(m),
+            ScheduleError::Store(e) => e.into(),
+        }
+    }
+}

@@ -78,6 +78,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub engine: assay_engine::Engine,
+    /// Schedules: the API's service, over the executor's way of firing them.
+    pub schedules: assay_engine::schedules::Schedules,
 }
 
 #[derive(OpenApi)]
@@ -88,6 +90,7 @@ pub struct AppState {
     tags(
         (name = "suites", description = "Versioned suites of declarative eval tasks"),
         (name = "runs", description = "Runs of a suite over models, their samples and artifacts"),
+        (name = "schedules", description = "Recurring runs of a suite, with signed webhooks"),
         (name = "files", description = "Uploaded datasets, Python graders and run artifacts"),
         (name = "health", description = "Probes")
     )
@@ -164,7 +167,7 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{agents, files, health, runs, shares, suites, trajectories};
+    use routes::{agents, files, health, runs, schedules, shares, suites, trajectories};
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -204,6 +207,17 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             trajectories::get_sample_trajectory,
             trajectories::upload_sample_trajectory
         ))
+        .routes(routes!(
+            schedules::create_schedule,
+            schedules::list_schedules
+        ))
+        .routes(routes!(
+            schedules::get_schedule,
+            schedules::update_schedule,
+            schedules::delete_schedule
+        ))
+        .routes(routes!(schedules::trigger_schedule))
+        .routes(routes!(schedules::list_schedule_runs))
         .split_for_parts();
     // Modifiers on `ApiDoc` run before the routes are added, so this one runs here.
     ErrorResponses.modify(&mut openapi);

@@ -140,6 +140,13 @@ async fn openapi_describes_exactly_the_routes() {
         "GET /api/v1/llm/evals/runs/{run_id}/artifacts",
         "GET /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
         "PUT /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
+        "POST /api/v1/llm/evals/schedules",
+        "GET /api/v1/llm/evals/schedules",
+        "GET /api/v1/llm/evals/schedules/{schedule_id}",
+        "PATCH /api/v1/llm/evals/schedules/{schedule_id}",
+        "DELETE /api/v1/llm/evals/schedules/{schedule_id}",
+        "POST /api/v1/llm/evals/schedules/{schedule_id}/trigger",
+        "GET /api/v1/llm/evals/schedules/{schedule_id}/runs",
     ];
     expected.sort();
     assert_eq!(listed, expected);

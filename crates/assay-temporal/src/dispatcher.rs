@@ -50,6 +50,19 @@ impl TemporalDispatcher {
         Self { inner }
     }
 
+    /// A dispatcher that only starts workflows when asked (no sweep), for worker processes
+    /// that start the runs schedules fire.
+    pub fn without_sweep(client: Client, config: &TemporalConfig, store: Store) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                task_queue: config.task_queue.clone(),
+                store,
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
     /// Starts `run_id`'s workflow unless it is running already.
     pub async fn start_run(&self, run_id: &str) -> anyhow::Result<()> {
         self.inner.start_run(run_id).await

@@ -12,10 +12,14 @@
 //!   with its cursor, so its history stays bounded however many samples the run has.
 //! - Activities are idempotent: a sample that is already finished is left alone, and a sample
 //!   write never changes a finished sample, so a replayed activity never double-writes.
+//! - Schedules are Temporal Schedules ([`TemporalSchedules`]) whose action is a
+//!   [`ScheduleFireWorkflow`]: it creates the fire's run, starts its workflow and waits for the
+//!   run to end, so Temporal's overlap policy applies to the runs.
 //! - [`run_worker`] runs the workflow and activity worker on its own thread.
 
 mod activities;
 mod dispatcher;
+mod schedules;
 mod worker;
 mod workflow;
 
@@ -27,6 +31,10 @@ use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 
 pub use activities::{PrepareOutcome, RunActivities, SampleRef};
 pub use dispatcher::TemporalDispatcher;
+pub use schedules::{
+    temporal_paused, temporal_schedule_id, ScheduleActivities, ScheduleFire, ScheduleFireWorkflow,
+    TemporalSchedules,
+};
 pub use worker::run_worker;
 pub use workflow::{RunProgress, RunWorkflow, DEFAULT_MAX_SAMPLE_ACTIVITIES};
 

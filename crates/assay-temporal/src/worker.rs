@@ -7,7 +7,12 @@ use assay_engine::sample::Stages;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
+use assay_engine::schedules::Firing;
+use assay_engine::Engine;
+
 use crate::activities::RunActivities;
+use crate::dispatcher::TemporalDispatcher;
+use crate::schedules::{ScheduleActivities, ScheduleFireWorkflow};
 use crate::workflow::RunWorkflow;
 use crate::{connect, TemporalConfig};
 
@@ -23,10 +28,24 @@ pub async fn run_worker(
     let runtime =
         Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
     let client = connect(config, identity).await?;
+    let dispatcher =
+        TemporalDispatcher::without_sweep(client.clone(), config, stages.store.clone());
+    let engine = Engine::with_dispatcher(
+        stages.gateway.clone(),
+        stages.sandbox.clone(),
+        Arc::new(dispatcher.clone()),
+    );
+    let firing = Firing {
+        store: stages.store.clone(),
+        engine,
+    };
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_activities(RunActivities::new(stages))
+        .register_activities(ScheduleActivities::new(firing, dispatcher))
         .register_workflow::<RunWorkflow>()
         .context("registering the run workflow")?
+        .register_workflow::<ScheduleFireWorkflow>()
+        .context("registering the schedule fire workflow")?
         .build();
     let mut worker = Worker::new(&runtime, client, options).context("creating the worker")?;
     let shutdown = worker.shutdown_handle();

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod files;
 pub mod health;
 pub mod runs;
+pub mod schedules;
 pub mod shares;
 pub mod suites;
 pub mod trajectories;

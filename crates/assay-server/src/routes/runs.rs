@@ -76,6 +76,7 @@ pub async fn list_runs(
         suite_id: q.suite_id,
         suite_version: q.suite_version,
         status: q.status,
+        schedule_id: None,
     };
     let (mut data, has_more) = state
         .store

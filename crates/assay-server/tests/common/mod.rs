@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use assay_engine::schedules::local::LocalScheduler;
+use assay_engine::schedules::{Firing, ManualClock, Schedules};
+use assay_engine::webhooks::{WebhookDispatcher, WebhookSettings};
 use assay_server::{AppState, ServerConfig};
 use assay_store::{DatabaseConfig, NewApiKey, StorageConfig, Store};
 use reqwest::multipart::{Form, Part};
@@ -21,6 +24,13 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub store: Store,
     pub engine: assay_engine::Engine,
+    /// The time schedules and webhook deliveries see; it moves only when a test moves it.
+    pub clock: Arc<ManualClock>,
+    /// Fires due schedules when a test calls `tick` (no background loop).
+    pub scheduler: Arc<LocalScheduler>,
+    /// Delivers the webhook outbox when a test calls `pump` (no background loop); loopback
+    /// targets are allowed.
+    pub webhooks: Arc<WebhookDispatcher>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -31,12 +41,18 @@ impl TestServer {
     }
 
     pub async fn start_with(config: ServerConfig) -> Self {
+        Self::start_on(config, None).await
+    }
+
+    /// A server on `database` (default: SQLite under a temporary directory).
+    pub async fn start_on(config: ServerConfig, database: Option<DatabaseConfig>) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
-        let database = DatabaseConfig::default().with_default_under(dir.path());
+        let database =
+            database.unwrap_or_else(|| DatabaseConfig::default().with_default_under(dir.path()));
         let storage = StorageConfig::default().with_default_under(dir.path());
         let store = Store::open(&database, &storage).await.expect("store");
         let key = mint(&store, "org_a", "team_a", true).await;
@@ -70,10 +86,36 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // 2026-01-01T00:00:00Z
+        let clock = Arc::new(ManualClock::new(1_767_225_600));
+        let firing = Firing {
+            store: store.clone(),
+            engine: engine.clone(),
+        };
+        let scheduler = LocalScheduler::new(firing.clone(), clock.clone());
+        let targets = assay_webhooks::TargetPolicy::parse_allow(&[
+            "127.0.0.0/8".to_string(),
+            "::1/128".to_string(),
+        ])
+        .expect("policy");
+        let settings = WebhookSettings {
+            timeout: std::time::Duration::from_secs(5),
+            backoff_base: std::time::Duration::from_secs(2),
+            retry_for: std::time::Duration::from_secs(600),
+            ..Default::default()
+        };
+        let sender = assay_webhooks::Sender::new(assay_webhooks::SenderConfig {
+            timeout: settings.timeout,
+            policy: targets.clone(),
+            user_agent: "assay-tests".into(),
+        })
+        .expect("sender");
+        let webhooks = WebhookDispatcher::new(store.clone(), sender, settings, clock.clone());
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
             engine: engine.clone(),
+            schedules: Schedules::new(firing, scheduler.clone(), clock.clone(), targets),
         };
         tokio::spawn(async move {
             let _ = assay_server::serve(listener, state, async {
@@ -85,6 +127,9 @@ impl TestServer {
             base: format!("http://{addr}"),
             models,
             engine,
+            clock,
+            scheduler,
+            webhooks,
             key,
             other_key,
             client: reqwest::Client::new(),
@@ -219,6 +264,16 @@ impl TestServer {
                 .bearer_auth(&self.key)
                 .header("content-type", "application/json")
                 .body(body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(&self.key)
+                .json(body),
         )
         .await
     }
