@@ -555,3 +555,174 @@ async fn failed_samples_are_rerun_on_temporal() {
         .await;
     assert_eq!(overview["trials"]["retried"], 3);
 }
+
+/// The Temporal side of a schedule, as Temporal describes it (Err once it is deleted).
+async fn temporal_schedule(
+    cluster: &Cluster,
+    schedule_id: &str,
+) -> Result<temporalio_client::schedules::ScheduleDescription, String> {
+    let config = assay_temporal::TemporalConfig {
+        address: cluster.temporal.url(),
+        ..Default::default()
+    };
+    let client = assay_temporal::connect(&config, "schedule-test")
+        .await
+        .expect("temporal client");
+    assay_temporal::describe_temporal_schedule(&client, schedule_id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Polls `check` on the schedule's Temporal description until it holds (bounded).
+async fn until_temporal(
+    cluster: &Cluster,
+    schedule_id: &str,
+    what: &str,
+    check: impl Fn(&temporalio_client::schedules::ScheduleDescription) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(d) = temporal_schedule(cluster, schedule_id).await {
+            if check(&d) {
+                return;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls the schedule until its `last_run_id` differs from `before` (bounded).
+async fn next_run(a: &Api, schedule_id: &str, before: &Value) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = a
+            .get(&format!("/api/v1/llm/evals/schedules/{schedule_id}"))
+            .await;
+        if !s["last_run_id"].is_null() && &s["last_run_id"] != before {
+            return s["last_run_id"].as_str().unwrap().to_string();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no new run: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_temporal_schedules() {
+    let Some(cluster) = Cluster::start(Duration::ZERO).await else {
+        return;
+    };
+    let server = cluster.server("serve-a").await;
+    let _worker = cluster.worker("worker-a").await;
+    let a = api(&server);
+    let schedules = "/api/v1/llm/evals/schedules";
+
+    // A cron schedule: Temporal holds it, and its next time is the cron's in the zone.
+    let suite = a.suite(3, "sched").await;
+    let created = a
+        .post(
+            schedules,
+            &json!({"name": "nightly", "suite_id": suite, "cron": "30 2 * * *",
+                "timezone": "US/Pacific", "run": {"models": ["fake"]}}),
+        )
+        .await;
+    let id = created["id"].as_str().expect("schedule id").to_string();
+    let cadence = assay_cadence::Cadence::Cron {
+        cron: assay_cadence::Cron::parse("30 2 * * *").unwrap(),
+        tz: assay_cadence::parse_timezone("US/Pacific").unwrap(),
+    };
+    let expected = cadence.next_after(assay_domain::now_unix()).unwrap();
+    assert_eq!(created["next_run_at"], expected, "{created}");
+    let described = temporal_schedule(&cluster, &id).await.expect("on Temporal");
+    assert!(!described.paused());
+
+    // Trigger: Temporal fires it; the fire's run completes and is the schedule's.
+    let fired = a
+        .post(&format!("{schedules}/{id}/trigger"), &json!({}))
+        .await;
+    assert_eq!(fired["id"], id.as_str());
+    let run_id = next_run(&a, &id, &Value::Null).await;
+    let run = a.wait(&run_id, done).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["metadata"]["schedule_id"], id.as_str());
+    let listed = a.get(&format!("{schedules}/{id}/runs")).await;
+    assert_eq!(listed["data"][0]["id"], run_id.as_str());
+    until_temporal(&cluster, &id, "the fire workflow closed", |d| {
+        d.running_actions().is_empty() && d.action_count() == 1
+    })
+    .await;
+
+    // Pause and resume map onto the Temporal Schedule.
+    let paused = a
+        .patch(&format!("{schedules}/{id}"), &json!({"enabled": false}))
+        .await;
+    assert_eq!(paused["next_run_at"], Value::Null);
+    assert!(temporal_schedule(&cluster, &id).await.unwrap().paused());
+    let resumed = a
+        .patch(&format!("{schedules}/{id}"), &json!({"enabled": true}))
+        .await;
+    assert!(resumed["next_run_at"].is_i64(), "{resumed}");
+    assert!(!temporal_schedule(&cluster, &id).await.unwrap().paused());
+
+    // skip: while a fire's run hangs, another trigger is dropped by Temporal.
+    let data: String = (0..2)
+        .map(|i| format!("{}\n", json!({"q": format!("slow {i} [[hang]]"), "a": "x"})))
+        .collect();
+    let file = a.upload("hang.jsonl", data).await;
+    let hanging = a
+        .post(
+            "/api/v1/llm/evals/suites",
+            &json!({"name": "hang", "manifest": {"tasks": [{"id": "h", "type": "qa",
+                "dataset": {"file_id": file}, "prompt_template": "{{q}}"}]}}),
+        )
+        .await;
+    let skip = a
+        .post(
+            schedules,
+            &json!({"name": "skip", "suite_id": hanging["id"], "interval_seconds": 86400,
+                "overlap_policy": "skip", "run": {"models": ["fake"]}}),
+        )
+        .await;
+    let skip_id = skip["id"].as_str().unwrap().to_string();
+    let next = skip["next_run_at"].as_i64().expect("next_run_at");
+    let now = assay_domain::now_unix();
+    assert!(next > now && next <= now + 86400 + 5, "{skip}");
+    a.post(&format!("{schedules}/{skip_id}/trigger"), &json!({}))
+        .await;
+    let hung = next_run(&a, &skip_id, &Value::Null).await;
+    a.wait(&hung, |r| r["status"] == "in_progress").await;
+    a.post(&format!("{schedules}/{skip_id}/trigger"), &json!({}))
+        .await;
+    until_temporal(&cluster, &skip_id, "the second fire skipped", |d| {
+        d.overlap_skipped() == 1
+    })
+    .await;
+    let runs = a.get(&format!("{schedules}/{skip_id}/runs")).await;
+    assert_eq!(runs["data"].as_array().unwrap().len(), 1, "{runs}");
+    a.post(&format!("/api/v1/llm/evals/runs/{hung}/cancel"), &json!({}))
+        .await;
+    a.wait(&hung, done).await;
+    until_temporal(&cluster, &skip_id, "the fire workflow closed", |d| {
+        d.running_actions().is_empty()
+    })
+    .await;
+    a.post(&format!("{schedules}/{skip_id}/trigger"), &json!({}))
+        .await;
+    let second = next_run(&a, &skip_id, &json!(hung)).await;
+    a.wait(&second, |r| r["status"] == "in_progress").await;
+    a.post(
+        &format!("/api/v1/llm/evals/runs/{second}/cancel"),
+        &json!({}),
+    )
+    .await;
+    a.wait(&second, done).await;
+
+    // Delete removes the Temporal Schedule; the runs stay.
+    let deleted = a.delete(&format!("{schedules}/{id}")).await;
+    assert_eq!(deleted["deleted"], true);
+    assert!(temporal_schedule(&cluster, &id).await.is_err());
+    assert_eq!(
+        a.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await["status"],
+        "completed"
+    );
+}

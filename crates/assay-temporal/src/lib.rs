@@ -32,8 +32,8 @@ use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 pub use activities::{PrepareOutcome, RunActivities, SampleRef};
 pub use dispatcher::TemporalDispatcher;
 pub use schedules::{
-    temporal_paused, temporal_schedule_id, ScheduleActivities, ScheduleFire, ScheduleFireWorkflow,
-    TemporalSchedules,
+    describe_temporal_schedule, temporal_schedule_id, ScheduleActivities, ScheduleFire,
+    ScheduleFireWorkflow, TemporalSchedules,
 };
 pub use worker::run_worker;
 pub use workflow::{RunProgress, RunWorkflow, DEFAULT_MAX_SAMPLE_ACTIVITIES};

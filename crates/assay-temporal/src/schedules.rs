@@ -205,6 +205,25 @@ impl TemporalSchedules {
         )
     }
 
+    /// Brings every live schedule's Temporal Schedule in line with its row (run at server
+    /// start: a change whose Temporal half failed, or a Temporal service that lost its
+    /// state, is repaired). Returns how many schedules were synced.
+    pub async fn reconcile(&self, store: &assay_store::Store) -> Result<usize, DriverError> {
+        let mut after = 0;
+        let mut synced = 0;
+        loop {
+            let page = store.live_schedules(after, 200).await?;
+            let Some((last, _)) = page.last() else {
+                return Ok(synced);
+            };
+            after = *last;
+            for (_, schedule) in &page {
+                self.sync(schedule).await?;
+                synced += 1;
+            }
+        }
+    }
+
     async fn create(&self, schedule: &ScheduleRecord) -> Result<(), DriverError> {
         let options = CreateScheduleOptions::builder()
             .action(self.action(schedule))
@@ -295,9 +314,14 @@ impl ScheduleDriver for TemporalSchedules {
     }
 }
 
-/// Whether a schedule's Temporal Schedule is paused (for tests and operators checking the
-/// Temporal side directly).
-pub async fn temporal_paused(client: &Client, schedule_id: &str) -> anyhow::Result<bool> {
-    let handle = client.get_schedule_handle(temporal_schedule_id(schedule_id));
-    Ok(handle.describe(Default::default()).await?.paused())
+/// A schedule's Temporal Schedule as Temporal describes it (for tests and operators checking
+/// the Temporal side directly).
+pub async fn describe_temporal_schedule(
+    client: &Client,
+    schedule_id: &str,
+) -> Result<temporalio_client::schedules::ScheduleDescription, ScheduleError> {
+    client
+        .get_schedule_handle(temporal_schedule_id(schedule_id))
+        .describe(Default::default())
+        .await
 }

@@ -114,6 +114,16 @@ impl Api {
             .await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Value {
+        self.json(self.client.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Value {
+        self.json(self.client.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
     pub async fn upload(&self, name: &str, content: String) -> String {
         let form = reqwest::multipart::Form::new()
             .part(
