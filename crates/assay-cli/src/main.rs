@@ -261,9 +261,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "runs execute on Temporal");
             let engine =
                 assay_engine::Engine::with_dispatcher(gateway, sandbox, Arc::new(dispatcher));
-            let schedules =
-                assay_temporal::TemporalSchedules::new(client, temporal.task_queue.clone());
-            (engine, Arc::new(schedules))
+            let schedules = Arc::new(assay_temporal::TemporalSchedules::new(
+                client,
+                temporal.task_queue.clone(),
+            ));
+            // A change whose Temporal half failed, or a Temporal service that lost its
+            // state, is repaired from the rows.
+            let reconciling = schedules.clone();
+            let rows = store.clone();
+            tokio::spawn(async move {
+                match reconciling.reconcile(&rows).await {
+                    Ok(n) => tracing::info!(schedules = n, "Temporal schedules in line"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not bring Temporal schedules in line")
+                    }
+                }
+            });
+            (engine, schedules)
         }
     };
     let targets = config.webhooks.policy()?;
