@@ -446,7 +446,17 @@ async fn skip_drops_fires_while_a_run_is_unfinished() {
 
 #[tokio::test]
 async fn buffer_one_keeps_one_fire_for_when_the_run_ends() {
-    let server = TestServer::start().await;
+    buffer_one(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn buffer_one_keeps_one_fire_on_postgres_too() {
+    if let Some(server) = TestServer::start_on_postgres(None).await {
+        buffer_one(server).await;
+    }
+}
+
+async fn buffer_one(server: TestServer) {
     let id = hanging_schedule(&server, "buffer_one").await;
     server.clock.advance(60);
     let first = server.scheduler.tick().await.unwrap().started;
@@ -498,18 +508,14 @@ async fn allow_all_starts_every_fire() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_fire_each_slot_once() {
-    let Some(url) = assay_testkit::services::postgres_url() else {
-        eprintln!("SKIPPED: ASSAY_TEST_POSTGRES_URL is unset");
+    let Some(a) = TestServer::start_on_postgres(None).await else {
         return;
     };
-    let database = assay_store::DatabaseConfig {
-        url: assay_testkit::services::fresh_postgres_database(&url).await,
-        ..Default::default()
-    };
-    let a = TestServer::start_on(Default::default(), Some(database.clone())).await;
-    let b = TestServer::start_on(Default::default(), Some(database)).await;
+    let b = TestServer::start_on_postgres(Some(a.database()))
+        .await
+        .expect("the same database");
     let suite_id = suite(&a, &["q0"]).await;
     let t0 = a.clock.now();
     b.clock.set(t0);

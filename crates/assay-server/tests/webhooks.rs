@@ -184,15 +184,9 @@ async fn every_transition_is_delivered_once_signed_and_in_order() {
 /// The same on Postgres, whose outbox rows come from its own trigger function.
 #[tokio::test]
 async fn every_transition_is_delivered_on_postgres_too() {
-    let Some(url) = assay_testkit::services::postgres_url() else {
-        eprintln!("SKIPPED: ASSAY_TEST_POSTGRES_URL is unset");
-        return;
-    };
-    let database = assay_store::DatabaseConfig {
-        url: assay_testkit::services::fresh_postgres_database(&url).await,
-        ..Default::default()
-    };
-    every_transition(TestServer::start_on(Default::default(), Some(database)).await).await;
+    if let Some(server) = TestServer::start_on_postgres(None).await {
+        every_transition(server).await;
+    }
 }
 
 async fn every_transition(server: TestServer) {

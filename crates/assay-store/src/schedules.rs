@@ -13,7 +13,8 @@ use sqlx::Row;
 
 use crate::runs::{insert_run, FiredBy, NewRun, RunRecord};
 use crate::sql::{
-    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, Reach, Sql,
+    bind_visible, cursor_seq, fetch_visible, into_page, json_col, push_visible, to_json, AnyQuery,
+    Reach, Sql,
 };
 use crate::{Store, StoreError};
 
@@ -179,33 +180,22 @@ impl Store {
     ) -> Result<ScheduleRecord, StoreError> {
         let id = ids::new_id(ids::SCHEDULE);
         let now = now_unix();
-        sqlx::query(
-            "INSERT INTO schedules (id, org_id, team_id, user_id, name, description, suite_id, suite_version, \
-             cron, interval_seconds, timezone, overlap_policy, enabled, webhook_url, webhook_secret, run_config, \
-             metadata, next_fire_at, buffered, created_at, updated_at) \
+        let query = sqlx::query(
+            "INSERT INTO schedules (name, description, suite_version, cron, interval_seconds, timezone, \
+             overlap_policy, enabled, webhook_url, webhook_secret, run_config, metadata, \
+             id, org_id, team_id, user_id, suite_id, next_fire_at, buffered, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19, $19)",
-        )
-        .bind(&id)
-        .bind(&owner.org_id)
-        .bind(&owner.team_id)
-        .bind(&owner.user_id)
-        .bind(&settings.name)
-        .bind(&settings.description)
-        .bind(suite_id)
-        .bind(settings.suite_version)
-        .bind(&settings.cron)
-        .bind(settings.interval_seconds)
-        .bind(&settings.timezone)
-        .bind(settings.overlap_policy.as_str())
-        .bind(i64::from(settings.enabled))
-        .bind(&settings.webhook_url)
-        .bind(&settings.webhook_secret)
-        .bind(to_json(&settings.run))
-        .bind(to_json(&settings.metadata))
-        .bind(next_fire_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        );
+        bind_settings(query, settings)
+            .bind(&id)
+            .bind(&owner.org_id)
+            .bind(&owner.team_id)
+            .bind(&owner.user_id)
+            .bind(suite_id)
+            .bind(next_fire_at)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         self.schedule_record(&id).await
     }
 
@@ -297,30 +287,19 @@ impl Store {
         next_fire_at: Option<i64>,
     ) -> Result<ScheduleRecord, StoreError> {
         fetch_visible(&self.pool, "schedules", "schedules.id", caller, id).await?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE schedules SET name = $1, description = $2, suite_version = $3, cron = $4, \
              interval_seconds = $5, timezone = $6, overlap_policy = $7, enabled = $8, webhook_url = $9, \
              webhook_secret = $10, run_config = $11, metadata = $12, next_fire_at = $13, \
              buffered = CASE WHEN $8 = 1 THEN buffered ELSE 0 END, updated_at = $14 \
              WHERE id = $15 AND deleted_at IS NULL",
-        )
-        .bind(&settings.name)
-        .bind(&settings.description)
-        .bind(settings.suite_version)
-        .bind(&settings.cron)
-        .bind(settings.interval_seconds)
-        .bind(&settings.timezone)
-        .bind(settings.overlap_policy.as_str())
-        .bind(i64::from(settings.enabled))
-        .bind(&settings.webhook_url)
-        .bind(&settings.webhook_secret)
-        .bind(to_json(&settings.run))
-        .bind(to_json(&settings.metadata))
-        .bind(next_fire_at)
-        .bind(now_unix())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        );
+        let done = bind_settings(query, settings)
+            .bind(next_fire_at)
+            .bind(now_unix())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -554,6 +533,23 @@ impl Store {
             .map(|r| Ok((r.try_get("schedule_seq")?, read_schedule(r)?)))
             .collect()
     }
+}
+
+/// Binds a schedule's settings as `$1` … `$12`, in the column order of the statements above.
+fn bind_settings<'q>(query: AnyQuery<'q>, s: &'q ScheduleSettings) -> AnyQuery<'q> {
+    query
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(s.suite_version)
+        .bind(&s.cron)
+        .bind(s.interval_seconds)
+        .bind(&s.timezone)
+        .bind(s.overlap_policy.as_str())
+        .bind(i64::from(s.enabled))
+        .bind(&s.webhook_url)
+        .bind(&s.webhook_secret)
+        .bind(to_json(&s.run))
+        .bind(to_json(&s.metadata))
 }
 
 /// Reads a boolean expression's column: SQLite gives an integer, Postgres a boolean.

@@ -32,6 +32,7 @@ pub struct TestServer {
     /// targets are allowed.
     pub webhooks: Arc<WebhookDispatcher>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    database: DatabaseConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -42,6 +43,30 @@ impl TestServer {
 
     pub async fn start_with(config: ServerConfig) -> Self {
         Self::start_on(config, None).await
+    }
+
+    /// A server on a fresh database of the test Postgres (`ASSAY_TEST_POSTGRES_URL`), or None
+    /// (with a note) when there is none; `database` is that database, for a second server.
+    pub async fn start_on_postgres(database: Option<DatabaseConfig>) -> Option<Self> {
+        let database = match database {
+            Some(d) => d,
+            None => {
+                let Some(url) = assay_testkit::services::postgres_url() else {
+                    eprintln!("SKIPPED: ASSAY_TEST_POSTGRES_URL is unset");
+                    return None;
+                };
+                DatabaseConfig {
+                    url: assay_testkit::services::fresh_postgres_database(&url).await,
+                    ..Default::default()
+                }
+            }
+        };
+        Some(Self::start_on(ServerConfig::default(), Some(database)).await)
+    }
+
+    /// The database this server's store was opened on, when it is not the default.
+    pub fn database(&self) -> DatabaseConfig {
+        self.database.clone()
     }
 
     /// A server on `database` (default: SQLite under a temporary directory).
@@ -55,6 +80,7 @@ impl TestServer {
             database.unwrap_or_else(|| DatabaseConfig::default().with_default_under(dir.path()));
         let storage = StorageConfig::default().with_default_under(dir.path());
         let store = Store::open(&database, &storage).await.expect("store");
+        let opened = database.clone();
         let key = mint(&store, "org_a", "team_a", true).await;
         let other_key = mint(&store, "org_b", "team_b", false).await;
         let models = assay_testkit::FakeModelServer::start(Default::default())
@@ -135,6 +161,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             store,
             shutdown: Some(tx),
+            database: opened,
             _dir: dir,
         }
     }
