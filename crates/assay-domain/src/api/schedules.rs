@@ -302,7 +302,7 @@ impl CreateScheduleRequest {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct UpdateScheduleRequest {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     pub name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, nullable)]
@@ -319,14 +319,14 @@ pub struct UpdateScheduleRequest {
     #[schema(value_type = Option<i64>, nullable, minimum = 60, maximum = 31622400)]
     pub interval_seconds: Patch<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     pub timezone: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<OverlapPolicy>)]
+    #[schema(value_type = OverlapPolicy, required = false)]
     pub overlap_policy: Patch<OverlapPolicy>,
     /// `false` pauses, `true` resumes (the paused period is not replayed).
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub enabled: Patch<bool>,
     /// `null` removes the webhook.
     #[serde(default)]
@@ -338,10 +338,10 @@ pub struct UpdateScheduleRequest {
     pub webhook_secret: Patch<String>,
     /// Replaces the whole run block.
     #[serde(default)]
-    #[schema(value_type = Option<ScheduleRunConfig>)]
+    #[schema(value_type = ScheduleRunConfig, required = false)]
     pub run: Patch<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Metadata>)]
+    #[schema(value_type = Metadata, required = false)]
     pub metadata: Patch<Metadata>,
 }
 
@@ -429,15 +429,20 @@ pub struct ScheduleObject {
     pub id: String,
     pub object: String,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     pub suite_id: String,
     /// Pinned version, or null: each fire runs the active version.
+    #[schema(required = true)]
     pub suite_version: Option<i64>,
+    #[schema(required = true)]
     pub cron: Option<String>,
+    #[schema(required = true)]
     pub interval_seconds: Option<i64>,
     pub timezone: String,
     pub overlap_policy: OverlapPolicy,
     pub enabled: bool,
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
     /// Whether a signing secret is stored (the secret itself is never returned).
     pub webhook_configured: bool,
@@ -446,10 +451,14 @@ pub struct ScheduleObject {
     pub run: Value,
     pub metadata: Metadata,
     /// The schedule's latest run, its creation time and its current status.
+    #[schema(required = true)]
     pub last_run_id: Option<String>,
+    #[schema(required = true)]
     pub last_run_at: Option<i64>,
+    #[schema(required = true)]
     pub last_run_status: Option<String>,
     /// When the schedule fires next (null while paused or when unknown).
+    #[schema(required = true)]
     pub next_run_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,

@@ -315,10 +315,8 @@ impl Schedules {
         page: &PageRequest,
     ) -> Result<(Vec<ScheduleObject>, bool), ScheduleError> {
         let (records, has_more) = self.store().list_schedules(caller, filter, page).await?;
-        let mut objects = Vec::with_capacity(records.len());
-        for record in &records {
-            objects.push(self.object(record).await);
-        }
+        // On Temporal each next time is a describe call: ask for the page's at once.
+        let objects = futures::future::join_all(records.iter().map(|r| self.object(r))).await;
         Ok((objects, has_more))
     }
 
