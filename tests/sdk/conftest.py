@@ -16,6 +16,12 @@ working directory, so no ``assay.toml`` is read):
   fake-embeddings   embeddings        http://127.0.0.1:PORT/v1
   auto: generation -> fake, judge -> fake-responses, embedding -> fake-embeddings
 
+Webhooks (``WEBHOOK_ENV``; inherited ``ASSAY_WEBHOOKS_*`` variables are dropped): loopback
+targets allowed (``ASSAY_WEBHOOKS_ALLOW_NETWORKS=["127.0.0.0/8","::1/128"]``, for the
+schedule tests' receivers), 2 s per delivery attempt, 1 s backoff base. The
+``private_servers`` fixture starts further servers the same way, on a test's own data
+directory.
+
 Environment:
   ASSAY_BIN                 path of the server binary (default <repo>/target/debug/assay)
   ASSAY_FAKE_MODEL_BIN      path of the fake model server (default <repo>/target/debug/assay-fake-model)
@@ -69,6 +75,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The running server and fake model, so a failing test's report can show their logs.
 _RUNNING: Optional["AssayServer"] = None
 _RUNNING_FAKE: Optional["FakeModel"] = None
+# Servers a test started for itself (``private_servers``), for the same reason.
+_PRIVATE: List["AssayServer"] = []
 
 
 @dataclass
@@ -235,21 +243,41 @@ def _registry_env(fake_url: str) -> dict:
     return env
 
 
+# Webhook delivery settings of every server the suite starts. The schedule tests' receivers
+# listen on loopback, which the server refuses as a webhook target unless an operator allows
+# it (`[webhooks] allow_networks`; figment reads the environment value as a TOML-style list).
+# Short attempt timeout and backoff keep retries and redeliveries within a test's deadline.
+WEBHOOK_ENV = {
+    "ASSAY_WEBHOOKS_ALLOW_NETWORKS": '["127.0.0.0/8","::1/128"]',
+    "ASSAY_WEBHOOKS_TIMEOUT_SECONDS": "2",
+    "ASSAY_WEBHOOKS_BACKOFF_BASE_SECONDS": "1",
+}
+
+
 def _start_server(
-    binary: Path, data_dir: Path, work_dir: Path, stderr_path: Path, fake_url: str
+    binary: Path,
+    data_dir: Path,
+    work_dir: Path,
+    stderr_path: Path,
+    fake_url: str,
+    extra_env: Optional[dict] = None,
 ) -> tuple[subprocess.Popen, str]:
+    """Starts ``assay serve`` on ``data_dir`` (an existing one is reopened) and returns the
+    process and its base URL. ``extra_env`` is applied last (e.g. other webhook settings)."""
     # Only the registry built here: no inherited model entries or config file can add an
     # endpoint that is not the loopback fake (the fuzzer sends whatever it likes).
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.upper().startswith("ASSAY_MODELS_") and k.upper() != "ASSAY_CONFIG"
+        if not k.upper().startswith(("ASSAY_MODELS_", "ASSAY_WEBHOOKS_")) and k.upper() != "ASSAY_CONFIG"
     }
     env.update(_registry_env(fake_url))
+    env.update(WEBHOOK_ENV)
     env["ASSAY_SERVER_BIND"] = "127.0.0.1:0"
     # A tiny response ceiling, so the leaderboard-runs tests see a truncated feed.
     env["ASSAY_SERVER_LEADERBOARD_RUNS_MAX"] = "2"
     env["ASSAY_BOOTSTRAP_KEY"] = BOOTSTRAP_KEY
+    env.update(extra_env or {})
     return _spawn(
         "assay serve",
         [str(binary), "serve", "--data-dir", str(data_dir)],
@@ -360,6 +388,66 @@ def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[
         _stop(proc)
 
 
+class PrivateServers:
+    """Further ``assay serve`` processes a test starts for itself: the registry on the
+    session's fake model, the same environment as the session server."""
+
+    def __init__(self, binary: Path, fake_url: str, tmp_path_factory: pytest.TempPathFactory):
+        self._binary = binary
+        self._fake_url = fake_url
+        self._tmp = tmp_path_factory
+        self.started: List[AssayServer] = []
+
+    def start(self, data_dir: Path, extra_env: Optional[dict] = None) -> AssayServer:
+        """Starts a server on ``data_dir`` (starting again on the same directory reopens it)
+        and waits until it listens; ``extra_env`` overrides the environment. The server
+        knows only the bootstrap key (``other_key`` is empty)."""
+        logs = self._tmp.mktemp("private-server-logs")
+        work_dir = self._tmp.mktemp("private-server-cwd")
+        stderr_path = logs / f"server-{len(self.started) + 1}.stderr.log"
+        proc, base_url = _start_server(self._binary, data_dir, work_dir, stderr_path, self._fake_url, extra_env)
+        server = AssayServer(
+            base_url=base_url,
+            admin_key=BOOTSTRAP_KEY,
+            other_key="",
+            data_dir=data_dir,
+            stderr_path=stderr_path,
+            process=proc,
+        )
+        self.started.append(server)
+        _PRIVATE.append(server)
+        return server
+
+    @staticmethod
+    def kill(server: AssayServer) -> None:
+        """SIGKILLs the server's process group (no shutdown of any kind) and reaps it."""
+        assert server.process is not None
+        _signal_group(server.process, signal.SIGKILL)
+        server.process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        """Stops every process started (SIGTERM, then SIGKILL); their logs stay readable."""
+        for server in self.started:
+            assert server.process is not None
+            _stop(server.process)
+
+
+@pytest.fixture
+def private_servers(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[FakeModel]):
+    """:class:`PrivateServers`; every process started is stopped when the test ends, and a
+    failing test's report shows their stderr. Skipped against an external server."""
+    if os.environ.get("ASSAY_SDK_BASE_URL") or fake_model is None:
+        pytest.skip("external server: cannot start a private server")
+    binary = _binary("ASSAY_BIN", DEFAULT_BIN, "build it with `cargo build`")
+    servers = PrivateServers(binary, fake_model.url, tmp_path_factory)
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+        for server in servers.started:
+            _PRIVATE.remove(server)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -367,6 +455,11 @@ def pytest_runtest_makereport(item, call):
         tail = _RUNNING.stderr_tail(4000)
         if tail:
             report.sections.append(("assay server stderr (tail)", tail))
+    if report.failed:
+        for i, server in enumerate(_PRIVATE, 1):
+            tail = server.stderr_tail(4000)
+            if tail:
+                report.sections.append((f"private assay server {i} stderr (tail)", tail))
     if report.failed and _RUNNING_FAKE is not None:
         tail = _RUNNING_FAKE.stderr_tail(2000)
         if tail:
