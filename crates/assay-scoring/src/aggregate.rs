@@ -15,9 +15,18 @@
 //!
 //! Values are accumulated with Welford's algorithm, so a run of millions of samples can be
 //! summarised in one pass without holding its values ([`Accumulator`]).
+//!
+//! **Corpus error rates.** Besides the mean of the per-sample `wer` / `cer` values, an error
+//! rate has a corpus-level value: the total edits over the total reference length of the
+//! samples ([`EditTally`], from each sample's [`EditCounts`]), reported as `wer_corpus` /
+//! `cer_corpus` ([`BuiltinMetric::corpus_id`](crate::metrics::BuiltinMetric::corpus_id)).
+//! It weighs each sample by its reference length, so it differs from the mean of the rates:
+//! samples of 1/1 and 0/9 words give a mean of 0.5 and a corpus rate of 0.1.
 
 use assay_domain::manifest::Aggregation;
 use serde::{Deserialize, Serialize};
+
+use crate::metrics::EditCounts;
 
 /// The standard normal quantile for a two-sided 95% interval.
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -147,6 +156,58 @@ impl FromIterator<f64> for Accumulator {
         let mut acc = Self::new();
         acc.extend(iter);
         acc
+    }
+}
+
+/// One-pass tally of an error rate's per-sample [`EditCounts`], for its corpus-level value:
+/// Σ edits / Σ reference length (see the module docs). Like [`Accumulator`], it is pushed
+/// one sample at a time and merges with another tally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditTally {
+    /// Number of samples counted.
+    pub n: u64,
+    /// The samples' counts, summed.
+    pub totals: EditCounts,
+}
+
+impl EditTally {
+    /// An empty tally.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one sample.
+    pub fn push(&mut self, counts: EditCounts) {
+        self.n += 1;
+        self.totals += counts;
+    }
+
+    /// Adds another tally's samples to this one.
+    pub fn merge(&mut self, other: &EditTally) {
+        self.n += other.n;
+        self.totals += other.totals;
+    }
+
+    /// The corpus-level rate, Σ edits / max(1, Σ reference length) (see
+    /// [`EditCounts::rate`]); `None` when no sample was counted.
+    pub fn rate(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.totals.rate())
+    }
+}
+
+impl Extend<EditCounts> for EditTally {
+    fn extend<I: IntoIterator<Item = EditCounts>>(&mut self, iter: I) {
+        for counts in iter {
+            self.push(counts);
+        }
+    }
+}
+
+impl FromIterator<EditCounts> for EditTally {
+    fn from_iter<I: IntoIterator<Item = EditCounts>>(iter: I) -> Self {
+        let mut tally = Self::new();
+        tally.extend(iter);
+        tally
     }
 }
 
@@ -368,6 +429,35 @@ mod tests {
         assert_eq!(bootstrap_ci(&[1.0], 50, 0.95, 0), None);
         assert_eq!(bootstrap_ci(&[1.0, 0.0], 0, 0.95, 0), None);
         assert_eq!(bootstrap_ci(&[1.0, 0.0], 10, 1.0, 0), None);
+    }
+
+    #[test]
+    fn corpus_error_rate() {
+        let c = |edits, reference_len| EditCounts {
+            edits,
+            reference_len,
+        };
+        // 1/1 and 0/9: mean of the rates 0.5, corpus rate 1/10.
+        let tally: EditTally = [c(1, 1), c(0, 9)].into_iter().collect();
+        assert_eq!(tally.n, 2);
+        assert_eq!(tally.totals, c(1, 10));
+        assert_eq!(tally.rate(), Some(0.1));
+        assert_eq!(aggregate(&[1.0, 0.0]).mean, Some(0.5));
+        assert_eq!(EditTally::new().rate(), None);
+        // Merging equals pushing everything into one tally.
+        let mut a: EditTally = [c(2, 4)].into_iter().collect();
+        a.merge(&tally);
+        a.merge(&EditTally::new());
+        assert_eq!(a, [c(2, 4), c(1, 1), c(0, 9)].into_iter().collect());
+        assert_eq!(a.rate(), Some(3.0 / 14.0));
+        // Only empty references: the inserted words, as for one sample.
+        let silent: EditTally = [c(0, 0), c(3, 0)].into_iter().collect();
+        assert_eq!(silent.rate(), Some(3.0));
+        let v = serde_json::to_value(a).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"n": 3, "totals": {"edits": 3, "reference_len": 14}})
+        );
     }
 
     #[test]

@@ -14,11 +14,13 @@
 //! 3. **Aggregation** rolls a metric's per-sample values up to the task: mean, sample
 //!    standard deviation, standard error and confidence intervals.
 //!
-//! When extraction finds nothing, every built-in metric scores the sample 0.
+//! When extraction finds nothing, every built-in metric scores the sample 0 — but the error
+//! rates `wer` and `cer`, which score it as an empty transcript.
 //!
 //! # Built-in metrics
 //!
-//! Every built-in metric gives each sample a value in **[0, 1]**, higher is better.
+//! Every built-in metric gives each sample a value in **[0, 1]**, higher is better — but the
+//! error rates `wer` and `cer`: **0 or more, lower is better**.
 //! "Normalized" below means SQuAD answer normalization: Unicode NFC, lowercase, punctuation
 //! and symbols deleted, the articles *a*, *an*, *the* dropped, whitespace collapsed
 //! (`"The Eiffel-Tower!"` → `"eiffeltower"`).
@@ -35,12 +37,26 @@
 //! | `rougeL` | [0, 1] | ROUGE-L F-measure: longest common subsequence of tokens, P = LCS / prediction tokens, R = LCS / target tokens (over the whole text, not the per-line `rougeLsum`). |
 //! | `bleu` | [0, 1] | Sentence BLEU as sacreBLEU's `sentence_bleu` computes it by default — `13a` tokenization, case-sensitive, n-grams up to 4, brevity penalty, `exp` smoothing, effective order — divided by 100. |
 //! | `chrf` | [0, 1] | chrF as sacreBLEU computes it by default — character n-grams up to 6 with whitespace removed, case-sensitive, β = 2 (recall weighted 4× precision) — divided by 100. |
+//! | `wer` | ≥ 0, lower is better | Word error rate: the word-level Levenshtein distance (substitutions + deletions + insertions) between the transcript-normalized prediction and target, over the target's word count. Above 1 when insertions outnumber the target's words. |
+//! | `cer` | ≥ 0, lower is better | Character error rate: the same over characters (Unicode scalar values; the single spaces between words count). |
 //!
 //! ROUGE tokenization: lowercase, then each maximal run of letters and digits is a token
 //! (no stemming, no stop words). On English text this is rouge-score's default tokenizer
 //! (`use_stemmer=False`); letters and digits of other scripts count too, so non-English
 //! summaries are not scored as empty. Precision and recall use clipped n-gram counts;
 //! either side without tokens scores 0.
+//!
+//! Transcript normalization, for `wer` and `cer` ([`normalize::normalize_transcript`]), on
+//! both sides: Unicode NFKC, lowercase, every punctuation character (general category P)
+//! deleted without leaving a space (`don't` → `dont`; symbols and emoji stay), runs of
+//! whitespace collapsed to one space, leading and trailing space trimmed; words are split on
+//! the spaces. This is Python jiwer's `Compose([NFKC, ToLowerCase(), RemovePunctuation(),
+//! SubstituteRegexes({r"\s+": " "}), Strip(), ReduceToListOfListOfWords()])` (or
+//! `ReduceToListOfListOfChars()`), which a reference fixture checks. A target that
+//! normalizes to nothing scores the number of predicted words (characters) — every one an
+//! insertion — so 0 when the prediction is empty too, as jiwer 4 does; a missing prediction
+//! is an empty one (1 against a non-empty target). Over several gold answers the lowest rate
+//! counts.
 //!
 //! ## Default metrics
 //!
@@ -65,6 +81,12 @@
 //! n < 2), Wald 95% interval mean ± 1.959964·stderr, and an optional seeded percentile
 //! bootstrap interval.
 //!
+//! The error rates also have a corpus-level value, `wer_corpus` / `cer_corpus`
+//! ([`metrics::BuiltinMetric::corpus_id`]): a task's total edits over its total reference
+//! words (characters), summed from each sample's [`metrics::EditCounts`] by
+//! [`aggregate::EditTally`]. It weighs samples by their length, unlike the mean of the
+//! per-sample rates.
+//!
 //! # Embedding evaluation
 //!
 //! [`embedding`] scores embedding models: cosine similarity with Pearson and Spearman
@@ -82,6 +104,8 @@ pub mod metrics;
 pub mod normalize;
 pub mod number;
 
-pub use aggregate::{aggregate, aggregate_with, bootstrap_ci, Accumulator, Summary};
+pub use aggregate::{aggregate, aggregate_with, bootstrap_ci, Accumulator, EditTally, Summary};
 pub use extract::{extract, ExtractError, Extractor};
-pub use metrics::{builtin, default_metric_ids, BuiltinMetric, MetricInput, BUILTIN_IDS};
+pub use metrics::{
+    builtin, default_metric_ids, BuiltinMetric, EditCounts, MetricInput, BUILTIN_IDS,
+};
