@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use assay_domain::api::{RunTokens, SampleObject, SampleStatus};
-use assay_scoring::aggregate::Accumulator;
+use assay_domain::manifest::{Task, TaskType};
+use assay_scoring::aggregate::{Accumulator, EditTally};
+use assay_scoring::metrics::{builtin, edit_counts, MetricInput};
 use assay_store::{Store, StoreError};
 use serde_json::{json, Value};
 
@@ -22,6 +24,9 @@ pub struct Aggregate {
     cached: Option<i64>,
     reasoning: Option<i64>,
     pub metrics: BTreeMap<String, Accumulator>,
+    /// Edits over reference length summed over the completed samples, per error-rate metric
+    /// (`wer`, `cer`): the corpus-level rate beside the mean of the per-sample rates.
+    pub corpus: BTreeMap<String, EditTally>,
 }
 
 fn add_opt(sum: &mut Option<i64>, v: Option<i64>) {
@@ -85,9 +90,34 @@ pub struct RunAggregates {
     pub totals: Aggregate,
     pub by_task: BTreeMap<String, Aggregate>,
     pub by_model: BTreeMap<String, BTreeMap<String, Aggregate>>,
+    /// Per task, its type and the built-in error-rate metrics it scores (their corpus rates
+    /// are tallied from each completed sample's output and target).
+    error_rates: BTreeMap<String, (TaskType, Vec<&'static str>)>,
 }
 
 impl RunAggregates {
+    /// Aggregates that also tally the corpus error rates of `tasks`' built-in `wer` / `cer`
+    /// (a task with a Python grader reports what its grader returns, so it is left out).
+    pub fn for_tasks<'a>(tasks: impl IntoIterator<Item = &'a Task>) -> Self {
+        let mut error_rates = BTreeMap::new();
+        for task in tasks {
+            if task.grader.is_some() {
+                continue;
+            }
+            let ids: Vec<&'static str> = crate::sample::metric_ids(task)
+                .iter()
+                .filter_map(|id| builtin(id).filter(|m| m.corpus_id.is_some()).map(|m| m.id))
+                .collect();
+            if !ids.is_empty() {
+                error_rates.insert(task.id.clone(), (task.task_type, ids));
+            }
+        }
+        Self {
+            error_rates,
+            ..Self::default()
+        }
+    }
+
     /// Counts one sample at every level.
     pub fn add(&mut self, s: &SampleObject) {
         self.totals.add(s);
@@ -98,11 +128,45 @@ impl RunAggregates {
             .entry(s.task_id.clone())
             .or_default()
             .add(s);
+        if s.status != SampleStatus::Completed {
+            return;
+        }
+        let Some((task_type, ids)) = self.error_rates.get(&s.task_id) else {
+            return;
+        };
+        let input = MetricInput::new(
+            s.extracted_output.as_deref(),
+            s.target.as_deref().unwrap_or(""),
+            &[],
+            *task_type,
+        );
+        for id in ids {
+            let Some(counts) = edit_counts(id, &input) else {
+                continue;
+            };
+            let levels = [
+                &mut self.totals,
+                self.by_task.entry(s.task_id.clone()).or_default(),
+                self.by_model
+                    .entry(s.model.clone())
+                    .or_default()
+                    .entry(s.task_id.clone())
+                    .or_default(),
+            ];
+            for level in levels {
+                level.corpus.entry(id.to_string()).or_default().push(counts);
+            }
+        }
     }
 
-    /// The aggregates of every stored sample of a run ([`scan_samples`]).
-    pub async fn scan(store: &Store, run_id: &str) -> Result<Self, StoreError> {
-        let mut aggregates = Self::default();
+    /// The aggregates of every stored sample of a run ([`scan_samples`]), tallying the corpus
+    /// error rates of `tasks`.
+    pub async fn scan<'a>(
+        store: &Store,
+        run_id: &str,
+        tasks: impl IntoIterator<Item = &'a Task>,
+    ) -> Result<Self, StoreError> {
+        let mut aggregates = Self::for_tasks(tasks);
         scan_samples(store, run_id, |s| aggregates.add(s)).await?;
         Ok(aggregates)
     }

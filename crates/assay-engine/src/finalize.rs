@@ -12,6 +12,9 @@
 //!       "metrics": {METRIC: {"mean", "stderr", "n", "aggregation", "higher_is_better"}},
 //!                  (a metric computed over the whole task — e.g. an STS task's `spearman` —
 //!                  has `aggregation: "task"`, its value in `mean` and a null `stderr`)
+//!                  (a built-in error rate — `wer`, `cer` — is joined by its corpus value,
+//!                  `wer_corpus` / `cer_corpus`: all edits over all reference words or
+//!                  characters, `aggregation: "corpus"`, with `edits` and `reference_len`)
 //!       "samples": {"total", "completed", "failed"},
 //!       "tokens":  {input, output, cached, reasoning}}}}
 //! }
@@ -49,7 +52,7 @@ pub async fn finalize(
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    let aggregates = RunAggregates::scan(store, run_id).await?;
+    let aggregates = RunAggregates::scan(store, run_id, tasks.values().copied()).await?;
     // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
     let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
     for row in store.task_metrics(run_id).await? {
@@ -99,6 +102,7 @@ pub fn metrics_json(
         totals,
         by_task,
         by_model,
+        ..
     } = aggregates;
 
     let mut by_task_json = Map::new();
@@ -122,6 +126,7 @@ pub fn metrics_json(
                 }
             }
         }
+        insert_corpus_rates(&mut entry, agg, |rate, _| json!(rate));
         entry.insert("tokens".into(), tokens_json(&agg.tokens()));
         by_task_json.insert(task_id.clone(), Value::Object(entry));
     }
@@ -165,6 +170,17 @@ pub fn metrics_json(
                     }
                     metrics.insert(metric, m);
                 }
+                insert_corpus_rates(&mut metrics, agg, |rate, tally| {
+                    json!({
+                        "mean": rate,
+                        "stderr": null,
+                        "n": tally.n,
+                        "aggregation": "corpus",
+                        "higher_is_better": false,
+                        "edits": tally.totals.edits,
+                        "reference_len": tally.totals.reference_len,
+                    })
+                });
             }
             model_entry.insert(
                 task_id.clone(),
@@ -178,6 +194,21 @@ pub fn metrics_json(
         "by_task": by_task_json,
         "by_model": by_model_json,
     })
+}
+
+/// Adds each error-rate metric's corpus value (`wer_corpus`: all edits over all reference
+/// words, which is not the mean of the per-sample rates) as `entry(rate, tally)` gives it.
+fn insert_corpus_rates(
+    metrics: &mut Map<String, Value>,
+    agg: &Aggregate,
+    entry: impl Fn(f64, &assay_scoring::aggregate::EditTally) -> Value,
+) {
+    for (id, tally) in &agg.corpus {
+        let corpus_id = assay_scoring::metrics::builtin(id).and_then(|m| m.corpus_id);
+        if let (Some(corpus_id), Some(rate)) = (corpus_id, tally.rate()) {
+            metrics.insert(corpus_id.to_string(), entry(rate, tally));
+        }
+    }
 }
 
 /// The task's metrics ([`declared_metrics`]); without declared metrics, a Python grader's task
@@ -219,13 +250,28 @@ fn declared_metrics(task: &Task) -> Vec<(String, Aggregation, bool)> {
     match &task.metrics {
         metrics if !metrics.is_empty() => metrics
             .iter()
-            .map(|m| (m.id.clone(), m.aggregation, m.higher_is_better))
+            .map(|m| {
+                let direction = builtin_direction(task, &m.id).unwrap_or(m.higher_is_better);
+                (m.id.clone(), m.aggregation, direction)
+            })
             .collect(),
         _ => metric_ids(task)
             .into_iter()
-            .map(|id| (id, Aggregation::Mean, true))
+            .map(|id| {
+                let direction = builtin_direction(task, &id).unwrap_or(true);
+                (id, Aggregation::Mean, direction)
+            })
             .collect(),
     }
+}
+
+/// Whether a higher value of a built-in metric is better (`wer`, `cer`: no), for a task it
+/// scores (a Python grader's task reports what its manifest says).
+fn builtin_direction(task: &Task, id: &str) -> Option<bool> {
+    if task.grader.is_some() {
+        return None;
+    }
+    assay_scoring::metrics::builtin(id).map(|m| m.higher_is_better)
 }
 
 /// A deterministic file id for one of a run's artifacts, so finalizing twice reuses it; each
