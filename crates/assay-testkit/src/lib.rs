@@ -19,6 +19,10 @@
 //! high-water mark — from Rust ([`FakeModelServer::requests`], [`FakeModelServer::calls_for`])
 //! or over HTTP (`GET /_fake/requests`, `DELETE /_fake/requests` to reset).
 //!
+//! [`FakeHub`] is a fake Hugging Face Hub (revisions, paginated trees, `resolve` with ranges
+//! and CDN redirects, the Parquet conversion, private and gated repositories) with a log of
+//! what was downloaded, for the dataset-reading tests of `assay-hub`.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use assay_testkit::{FakeModelOptions, FakeModelServer};
@@ -31,10 +35,12 @@
 
 pub mod directives;
 pub mod embed;
+pub mod hub;
 pub mod models;
 mod server;
 pub mod services;
 
 pub use directives::{default_answer, Directives, Fault, Stage};
 pub use embed::EmbeddingsMode;
+pub use hub::{Access, FakeHub, FakeHubOptions, HubRequest};
 pub use server::{Endpoint, FakeModelOptions, FakeModelServer, RequestLog, RequestRecord};
