@@ -16,10 +16,19 @@
 //! 4. else (no data files, or only formats other than Parquet, JSON and CSV) the Hub's
 //!    automatic Parquet conversion of the config's split.
 //!
-//! Patterns are globs matched as [`crate::glob`] describes; `README.md`, `config.json`,
-//! `dataset_info(s).json`, `dataset_dict.json` and `dummy_data.zip` are never data unless a
-//! pattern names them; files need a known data-file extension unless named by explicit
-//! `data_files`.
+//! Patterns are globs matched as fsspec matches them for `datasets`: `*` within one path
+//! component (a component that is exactly `*` needs at least one character), `?` one
+//! character, `[…]` / `[!…]` a class, a whole component `**` any number of directories; a
+//! pattern without wildcards names one file, which must exist. Hidden files and directories
+//! (`.x`) and directories starting with `__` are skipped unless the pattern spells as many
+//! of them. `README.md`, `config.json`, `dataset_info(s).json`, `dataset_dict.json` and
+//! `dummy_data.zip` are never data unless a pattern names them; files need a known
+//! data-file extension unless named by explicit `data_files`. Within a split, files come in
+//! pattern order, each pattern's matches sorted by path.
+//!
+//! The format is the one most of the split's files have (a draw goes to Parquet, then JSON
+//! Lines, JSON, CSV), as `datasets` chooses its builder; files of other formats are left
+//! out, except those explicit `data_files` name, which are read in that format.
 
 use std::collections::HashMap;
 

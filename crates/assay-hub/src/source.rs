@@ -29,6 +29,11 @@ pub trait ByteSource: Send + Sync {
     /// The file's length in bytes.
     async fn len(&self) -> Result<u64, HubError>;
 
+    /// Whether the file has no bytes.
+    async fn is_empty(&self) -> Result<bool, HubError> {
+        Ok(self.len().await? == 0)
+    }
+
     /// Bytes `start..end` (end exclusive). `end` must not be past [`ByteSource::len`].
     async fn read_range(&self, start: u64, end: u64) -> Result<Bytes, HubError>;
 
