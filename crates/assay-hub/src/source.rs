@@ -17,6 +17,9 @@ use url::Url;
 use crate::error::HubError;
 use crate::http::{describe, Http, Kind, On404};
 
+/// The most memory reserved up front for one range (larger ranges grow as bytes arrive).
+const MAX_PREALLOC: usize = 16 << 20;
+
 /// A stream of a file's bytes, in order.
 pub type ByteStream = BoxStream<'static, Result<Bytes, HubError>>;
 
@@ -174,10 +177,20 @@ impl ByteSource for HttpSource {
         if end <= start {
             return Ok(Bytes::new());
         }
-        let want = (end - start) as usize;
+        if let Some(&len) = self.len.get() {
+            if end > len {
+                return Err(HubError::unreadable(
+                    &self.repo,
+                    &self.path,
+                    format!("bytes {start}..{end} asked of a file of {len} bytes"),
+                ));
+            }
+        }
+        let want = usize::try_from(end - start)
+            .map_err(|_| HubError::unreadable(&self.repo, &self.path, "range too large"))?;
         let range = format!("bytes={start}-{}", end - 1);
         let response = self.get(Some(&range)).await?;
-        let mut body = Vec::with_capacity(want);
+        let mut body = Vec::with_capacity(want.min(MAX_PREALLOC));
         match response.status() {
             StatusCode::PARTIAL_CONTENT => {
                 if let Some((got_start, _)) = content_range(&response) {
@@ -280,6 +293,14 @@ impl ByteSource for LocalFile {
     async fn read_range(&self, start: u64, end: u64) -> Result<Bytes, HubError> {
         if end <= start {
             return Ok(Bytes::new());
+        }
+        let len = self.len().await?;
+        if end > len {
+            return Err(HubError::unreadable(
+                &self.repo,
+                &self.repo_path,
+                format!("bytes {start}..{end} asked of a file of {len} bytes"),
+            ));
         }
         let mut file = tokio::fs::File::open(&self.path)
             .await

@@ -760,3 +760,47 @@ async fn a_cached_copy_reads_like_the_hub() {
     .unwrap_err();
     assert!(matches!(missing, HubError::Unreadable { ref path, .. } if path == "x.csv"));
 }
+
+#[tokio::test]
+async fn downloads_follow_no_redirect_off_the_hub() {
+    let elsewhere = start(FakeHubOptions::default()).await;
+    let hub = start(FakeHubOptions {
+        cdn_threshold: 16,
+        cdn_base: Some(elsewhere.url()),
+        ..FakeHubOptions::default()
+    })
+    .await;
+    let commit = hub.commit(REPO, "main", [("train.jsonl", "{\"a\": 1}\n{\"a\": 2}\n")]);
+    let c = client(&hub, Some("hf_secret"));
+    let files = c
+        .select_data_files(REPO, &commit, None, "train", None)
+        .await
+        .unwrap();
+    let err = c
+        .open_split_rows(&files, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("refused a redirect off the Hub"),
+        "{err}"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing, and no token, went elsewhere"
+    );
+
+    // A file whose URL is not on the configured Hub is refused before any request.
+    let mut foreign = files[0].clone();
+    foreign.url = format!(
+        "{}/datasets/{REPO}/resolve/{commit}/train.jsonl",
+        elsewhere.url()
+    );
+    let err = c
+        .open_rows(&foreign, None)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HubError::Unreadable { .. }), "{err:?}");
+    assert!(elsewhere.requests().is_empty());
+}

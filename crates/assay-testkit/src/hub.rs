@@ -58,6 +58,9 @@ pub struct FakeHubOptions {
     pub chunk_size: usize,
     /// Pause between two pieces of a body.
     pub chunk_delay: Duration,
+    /// Base URL the CDN redirects point at; default this server itself (another origin
+    /// shows whether a client refuses to follow redirects off the Hub).
+    pub cdn_base: Option<String>,
 }
 
 impl Default for FakeHubOptions {
@@ -68,6 +71,7 @@ impl Default for FakeHubOptions {
             cdn_threshold: 256 * 1024,
             chunk_size: 16 * 1024,
             chunk_delay: Duration::ZERO,
+            cdn_base: None,
         }
     }
 }
@@ -571,9 +575,10 @@ fn route(
                 );
             };
             if data.len() as u64 > shared.options.cdn_threshold {
+                let cdn = shared.options.cdn_base.as_deref().unwrap_or(&shared.base);
                 return Answer::redirect(&format!(
                     "{}/_cdn/{}/{sha}/{}",
-                    shared.base,
+                    cdn.trim_end_matches('/'),
                     encode_path(&repo),
                     encode_path(&file)
                 ))

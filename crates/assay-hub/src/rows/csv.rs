@@ -13,6 +13,8 @@ use crate::source::ByteSource;
 
 /// Rows typed together, as `datasets` reads CSV (`chunksize`).
 const CHUNK_ROWS: usize = 10_000;
+/// The longest stretch without a line break read.
+const MAX_LINE: usize = 256 << 20;
 
 /// pandas' default missing-value markers.
 const NA_VALUES: [&str; 19] = [
@@ -183,9 +185,29 @@ pub(super) fn rows<S: ByteSource + 'static>(
 ) -> RowStream {
     let source: Arc<dyn ByteSource> = Arc::new(source);
     lazily(async move {
+        // A stretch of 256 MiB without a line break is no CSV record: refuse it rather
+        // than buffer it.
+        let mut since_newline: usize = 0;
+        let guard = source.clone();
         let bytes = source
             .stream()
             .await?
+            .map(move |chunk| {
+                let chunk = chunk?;
+                match chunk.iter().rposition(|&b| b == b'\n') {
+                    Some(i) => since_newline = chunk.len() - i - 1,
+                    None => since_newline += chunk.len(),
+                }
+                if since_newline > MAX_LINE {
+                    let (repo, path) = guard.describe();
+                    return Err(HubError::unreadable(
+                        repo,
+                        path,
+                        "a line longer than 256 MiB",
+                    ));
+                }
+                Ok(chunk)
+            })
             .map_err(std::io::Error::other)
             .boxed();
         let mut reader = csv_async::AsyncReaderBuilder::new()

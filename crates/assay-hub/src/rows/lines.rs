@@ -11,10 +11,14 @@ use crate::source::{ByteSource, ByteStream};
 
 /// The most a whole-document JSON file may hold (it is parsed in memory).
 const MAX_JSON_DOCUMENT: usize = 1 << 30;
+/// The longest line read.
+const MAX_LINE: usize = 256 << 20;
 
 /// Splits a byte stream into lines (without `\n` / `\r\n`).
 pub(super) struct LineReader {
     stream: ByteStream,
+    repo: String,
+    path: String,
     buf: Vec<u8>,
     start: usize,
     eof: bool,
@@ -23,9 +27,12 @@ pub(super) struct LineReader {
 }
 
 impl LineReader {
-    pub(super) fn new(stream: ByteStream) -> Self {
+    pub(super) fn new(stream: ByteStream, source: &dyn ByteSource) -> Self {
+        let (repo, path) = source.describe();
         LineReader {
             stream,
+            repo: repo.to_string(),
+            path: path.to_string(),
             buf: Vec::new(),
             start: 0,
             eof: false,
@@ -58,6 +65,13 @@ impl LineReader {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
+            if self.buf.len() > MAX_LINE {
+                return Err(HubError::unreadable(
+                    &self.repo,
+                    &self.path,
+                    format!("line {} is longer than 256 MiB", self.line_no + 1),
+                ));
+            }
             match self.stream.next().await {
                 Some(chunk) => self.buf.extend_from_slice(&chunk?),
                 None => self.eof = true,
@@ -87,7 +101,7 @@ fn unreadable(source: &dyn ByteSource, reason: impl std::fmt::Display) -> HubErr
 pub(super) fn json_lines<S: ByteSource + 'static>(source: S) -> RowStream {
     let source: Arc<dyn ByteSource> = Arc::new(source);
     lazily(async move {
-        let reader = LineReader::new(source.stream().await?);
+        let reader = LineReader::new(source.stream().await?, &*source);
         Ok(lines_from(source, reader, Vec::new()))
     })
 }
@@ -135,7 +149,7 @@ fn kind(v: &Value) -> &'static str {
 pub(super) fn json<S: ByteSource + 'static>(source: S) -> RowStream {
     let source: Arc<dyn ByteSource> = Arc::new(source);
     lazily(async move {
-        let mut reader = LineReader::new(source.stream().await?);
+        let mut reader = LineReader::new(source.stream().await?, &*source);
         // The first non-blank line decides.
         let first = loop {
             match reader.next_line().await? {
