@@ -522,7 +522,7 @@ async fn line_formats_stop_reading_at_max_rows() {
     .await;
     let mut jsonl = String::new();
     let mut csv = String::from("id,text,score\n");
-    for i in 0..40_000 {
+    for i in 0..100_000 {
         jsonl.push_str(&format!(
             "{{\"id\": {i}, \"text\": \"line number {i} of a long file\"}}\n"
         ));
