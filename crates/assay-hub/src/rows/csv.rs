@@ -178,11 +178,7 @@ fn csv_error(source: &dyn ByteSource, e: csv_async::Error) -> HubError {
 }
 
 /// The rows of a delimited file with a header row.
-pub(super) fn rows<S: ByteSource + 'static>(
-    source: S,
-    delimiter: u8,
-    _max_rows: Option<usize>,
-) -> RowStream {
+pub(super) fn rows<S: ByteSource + 'static>(source: S, delimiter: u8) -> RowStream {
     let source: Arc<dyn ByteSource> = Arc::new(source);
     lazily(async move {
         // A stretch of 256 MiB without a line break is no CSV record: refuse it rather

@@ -48,8 +48,8 @@ pub fn open_rows<S: ByteSource + 'static>(
         DataFormat::Parquet => parquet::rows(source, max_rows),
         DataFormat::JsonLines => lines::json_lines(source),
         DataFormat::Json => lines::json(source),
-        DataFormat::Csv => csv::rows(source, b',', max_rows),
-        DataFormat::Tsv => csv::rows(source, b'\t', max_rows),
+        DataFormat::Csv => csv::rows(source, b','),
+        DataFormat::Tsv => csv::rows(source, b'\t'),
     };
     let limited = match max_rows {
         Some(n) => rows.take(n).boxed(),
