@@ -11,8 +11,15 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Sections of `assay.toml`; environment variables are read only for these.
-const SECTIONS: [&str; 7] = [
-    "server", "database", "storage", "log", "models", "executor", "webhooks",
+const SECTIONS: [&str; 8] = [
+    "server",
+    "database",
+    "storage",
+    "log",
+    "models",
+    "executor",
+    "webhooks",
+    "huggingface",
 ];
 
 /// The whole configuration.
@@ -38,6 +45,54 @@ pub struct Config {
     /// How schedules' webhooks are delivered, and which networks they may reach.
     #[serde(default)]
     pub webhooks: WebhooksSection,
+    /// Where Hugging Face datasets are read from.
+    #[serde(default)]
+    pub huggingface: HuggingfaceSection,
+}
+
+/// The `[huggingface]` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuggingfaceSection {
+    /// The Hub (or a mirror) datasets are read from (default `https://huggingface.co`).
+    #[serde(default = "default_hub_endpoint")]
+    pub endpoint: String,
+    /// The environment variable holding the server's access token for private and gated
+    /// datasets (default `HF_TOKEN`; unset means no token).
+    #[serde(default = "default_hub_token_env")]
+    pub token_env: String,
+}
+
+fn default_hub_endpoint() -> String {
+    assay_hub::DEFAULT_ENDPOINT.to_string()
+}
+
+fn default_hub_token_env() -> String {
+    "HF_TOKEN".into()
+}
+
+impl Default for HuggingfaceSection {
+    fn default() -> Self {
+        Self {
+            endpoint: default_hub_endpoint(),
+            token_env: default_hub_token_env(),
+        }
+    }
+}
+
+impl HuggingfaceSection {
+    /// A client of the configured Hub, with the token from `token_env` when it is set.
+    pub fn client(&self) -> anyhow::Result<assay_hub::HubClient> {
+        let token = std::env::var(&self.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let config = assay_hub::HubConfig {
+            endpoint: self.endpoint.clone(),
+            token,
+        };
+        assay_hub::HubClient::new(&config)
+            .map_err(|e| anyhow::anyhow!("huggingface.endpoint {:?}: {e}", self.endpoint))
+    }
 }
 
 /// The `[webhooks]` section.

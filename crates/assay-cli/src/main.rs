@@ -240,7 +240,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 store.clone(),
                 gateway,
                 sandbox,
-                config.executor.to_engine(),
+                assay_engine::ExecutorConfig {
+                    hub: Some(config.huggingface.client()?),
+                    ..config.executor.to_engine()
+                },
             );
             let scheduler = assay_engine::schedules::local::LocalScheduler::new(
                 assay_engine::schedules::Firing {
@@ -349,7 +352,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let sandbox = assay_sandbox::Sandbox::new(config.sandbox.clone());
     let stages = Arc::new(
         assay_engine::sample::Stages::new(store.clone(), gateway, sandbox)
-            .with_storage_wait(config.executor.to_engine().storage_wait),
+            .with_storage_wait(config.executor.to_engine().storage_wait)
+            .with_hub(config.huggingface.client()?),
     );
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();

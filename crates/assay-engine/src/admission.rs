@@ -7,9 +7,7 @@
 
 use assay_domain::api::CreateRunRequest;
 use assay_domain::error::index;
-use assay_domain::manifest::{
-    similarity_threshold, DatasetSource, JudgeConfig, Manifest, Task, TaskType,
-};
+use assay_domain::manifest::{similarity_threshold, JudgeConfig, Manifest, Task, TaskType};
 use assay_domain::{Principal, ValidationError};
 use assay_models::Role;
 use assay_store::{NewRun, Reach, Store, StoreError};
@@ -45,20 +43,7 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
             TaskType::Transcription => Some("transcription models"),
             TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
             _ => None,
-        }
-        .or_else(|| {
-            let mut datasets = vec![&task.dataset];
-            if let Some(d) = task.fewshot.as_ref().and_then(|f| f.dataset.as_ref()) {
-                datasets.push(d);
-            }
-            if let Some(e) = &task.embedding {
-                datasets.extend(e.aux_datasets().map(|(_, d)| d));
-            }
-            datasets
-                .iter()
-                .any(|d| d.effective_source() == Some(DatasetSource::Huggingface))
-                .then_some("Hugging Face datasets")
-        });
+        };
         if let Some(needs) = needs {
             return Some(format!(
                 "task {} needs {needs}, which this server does not run yet",

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::io::StreamReader;
 
+use crate::hub_datasets::HubDatasets;
 use crate::PlanError;
 
 /// One dataset row: column → value.
@@ -44,16 +45,26 @@ impl DatasetRef<'_> {
     }
 }
 
-/// Opens the rows of `dataset` (at most its `max_rows`) as a stream, reading the file as its
-/// owner would. A line that is not a JSON object, or a CSV record that does not parse, ends
-/// the stream with an error naming the file and the line. Only `file` datasets are read here;
-/// the caller rejects other sources up front.
+/// Where a run's Hugging Face datasets are read from, and the run they are read for (its
+/// recorded commits).
+pub type HubFor<'a> = Option<(&'a HubDatasets, &'a str)>;
+
+/// Opens the rows of `dataset` (at most its `max_rows`) as a stream, reading an uploaded file
+/// as its owner would, or a Hugging Face dataset through `hub` (for a run). A line that is not
+/// a JSON object, or a CSV record that does not parse, ends the stream with an error naming
+/// the file and the line.
 pub async fn open_rows(
     store: &Store,
+    hub: HubFor<'_>,
     owner: &Principal,
     dataset: &Dataset,
     at: DatasetRef<'_>,
 ) -> Result<BoxStream<'static, Result<Row, PlanError>>, PlanError> {
+    if let (Some(DatasetSource::Huggingface), Some((hub, run_id))) =
+        (dataset.effective_source(), hub)
+    {
+        return hub.open(store, run_id, dataset, at).await;
+    }
     if dataset.effective_source() != Some(DatasetSource::File) {
         return Err(PlanError::Unsupported(format!(
             "{}: only uploaded-file datasets can be read",

@@ -83,7 +83,7 @@ async fn check_task(store: &Store, owner: &Principal, task: &Task) -> Result<(),
                 task_id: &task.id,
                 field: &field,
             };
-            let mut rows = open_rows(store, owner, dataset, at).await?;
+            let mut rows = open_rows(store, None, owner, dataset, at).await?;
             let mut index = 0;
             while let Some(row) = rows.next().await {
                 check_row(c, name, &row?, &format!("{} row {index}", at.describe()))?;
@@ -108,15 +108,15 @@ async fn check_task(store: &Store, owner: &Principal, task: &Task) -> Result<(),
                 task_id: &task.id,
                 field: "fewshot.dataset",
             };
-            drain(open_rows(store, owner, pool, at).await?).await?;
+            drain(open_rows(store, None, owner, pool, at).await?).await?;
         }
         if is_file(&task.dataset) {
-            drain(open_rows(store, owner, &task.dataset, own).await?).await?;
+            drain(open_rows(store, None, owner, &task.dataset, own).await?).await?;
         }
         return Ok(());
     }
-    let renderer = Renderer::new(store, owner, task, None).await?;
-    let mut rows = open_rows(store, owner, &task.dataset, own).await?;
+    let renderer = Renderer::new(store, None, owner, task, None).await?;
+    let mut rows = open_rows(store, None, owner, &task.dataset, own).await?;
     let mut index = 0;
     while let Some(row) = rows.next().await {
         renderer.render(&row?, index)?;

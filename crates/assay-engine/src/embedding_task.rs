@@ -32,7 +32,7 @@ use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::scan_samples;
-use crate::dataset::{open_rows, DatasetRef, Row};
+use crate::dataset::{open_rows, DatasetRef, HubFor, Row};
 use crate::graded::truncate_chars;
 use crate::plan::value_text;
 use crate::PlanError;
@@ -241,6 +241,7 @@ pub fn texts_per_row(task: &Task) -> usize {
 /// Texts the auxiliary datasets contribute (training rows, corpus documents).
 pub async fn auxiliary_text_count(
     store: &Store,
+    hub: HubFor<'_>,
     owner: &Principal,
     task: &Task,
 ) -> Result<usize, PlanError> {
@@ -256,7 +257,7 @@ pub async fn auxiliary_text_count(
                 task_id: &task.id,
                 field: &field,
             };
-            let mut rows = open_rows(store, owner, dataset, at).await?;
+            let mut rows = open_rows(store, hub, owner, dataset, at).await?;
             while let Some(row) = rows.next().await {
                 row?;
                 count += 1;
@@ -276,6 +277,8 @@ pub struct EmbeddingStage<'a> {
     pub writer: &'a SampleWriter,
     pub gateway: &'a Gateway,
     pub owner: &'a Principal,
+    /// Where the run's Hugging Face datasets are read from.
+    pub hub: HubFor<'a>,
     /// The run's embedding model resolved, or why it does not resolve.
     pub model: Result<&'a (String, ResolvedModel), &'a str>,
     /// Embedding requests in flight at once.
@@ -690,7 +693,7 @@ impl EmbeddingStage<'_> {
                 at.describe()
             )));
         };
-        open_rows(self.store, self.owner, dataset, at)
+        open_rows(self.store, self.hub, self.owner, dataset, at)
             .await?
             .try_collect()
             .await

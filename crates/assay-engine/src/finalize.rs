@@ -384,6 +384,8 @@ async fn write_result_artifact(
     }
     let key = format!("files/{id}");
     let o = &run.object;
+    // The commits its Hugging Face datasets were read at, so the run can be reproduced.
+    let datasets = store.dataset_revisions(&o.id).await?;
     let body = json!({
         "run_id": o.id,
         "suite_id": o.suite_id,
@@ -396,6 +398,7 @@ async fn write_result_artifact(
         "metrics": metrics,
         "tokens": tokens,
         "metadata": o.metadata,
+        "datasets": datasets,
         "created_at": o.created_at,
         "started_at": o.started_at,
     });

@@ -23,6 +23,7 @@ pub mod dataset_check;
 pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
+pub mod hub_datasets;
 pub mod imports;
 pub mod leaderboard;
 pub mod local;
@@ -143,10 +144,12 @@ impl Engine {
         sandbox: assay_sandbox::Sandbox,
         config: ExecutorConfig,
     ) -> Self {
-        let stages = Arc::new(
-            Stages::new(store.clone(), gateway.clone(), sandbox.clone())
-                .with_storage_wait(config.storage_wait),
-        );
+        let mut stages = Stages::new(store.clone(), gateway.clone(), sandbox.clone())
+            .with_storage_wait(config.storage_wait);
+        if let Some(hub) = &config.hub {
+            stages = stages.with_hub(hub.clone());
+        }
+        let stages = Arc::new(stages);
         let executor = LocalExecutor::start(store, stages, config);
         Self::with_dispatcher(gateway, sandbox, Arc::new(executor))
     }

@@ -28,6 +28,8 @@ pub struct ExecutorConfig {
     /// How long a run waits for failing storage before it fails with `storage_error`
     /// (handed to [`Stages`], which both executors share).
     pub storage_wait: Duration,
+    /// Where Hugging Face datasets are read from (default: the public Hub, no token).
+    pub hub: Option<assay_hub::HubClient>,
 }
 
 impl Default for ExecutorConfig {
@@ -38,6 +40,7 @@ impl Default for ExecutorConfig {
             poll: Duration::from_secs(2),
             max_runs: 16,
             storage_wait: Duration::from_secs(600),
+            hub: None,
         }
     }
 }

@@ -16,10 +16,11 @@ use rand::seq::index::sample as sample_indices;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
-use crate::dataset::{open_rows, DatasetRef, Row};
+use crate::dataset::{open_rows, DatasetRef, HubFor, Row};
 use crate::embedding_task::{
     auxiliary_text_count, embedding_model_id, render_row as render_embedding_row, texts_per_row,
 };
+use crate::hub_datasets::HubDatasets;
 use crate::python::Preprocessor;
 use crate::PlanError;
 
@@ -50,6 +51,7 @@ pub fn selected_tasks<'m>(manifest: &'m Manifest, task_ids: Option<&[String]>) -
 /// from the rewritten rows).
 pub async fn plan(
     store: &Store,
+    hub: &HubDatasets,
     sandbox: &Sandbox,
     run: &RunRecord,
     manifest: &Manifest,
@@ -70,7 +72,8 @@ pub async fn plan(
             field: "dataset",
         };
         let what = own.describe();
-        let source = open_rows(store, &run.owner, &task.dataset, own).await?;
+        let hub_for = Some((hub, run.object.id.as_str()));
+        let source = open_rows(store, hub_for, &run.owner, &task.dataset, own).await?;
         let mut rows = TaskRows::new(source, preprocessor.as_mut());
         // A task whose few-shot examples come from its own rows: with a preprocessor, the
         // rows are rewritten once and serve as both the pool and the samples.
@@ -95,7 +98,8 @@ pub async fn plan(
         } else {
             None
         };
-        let mut rows_to_samples = RowPlanner::new(store, run, task, shared.as_deref()).await?;
+        let mut rows_to_samples =
+            RowPlanner::new(store, hub_for, run, task, shared.as_deref()).await?;
         let mut rows = match shared {
             Some(all) => TaskRows::from_rows(all),
             None => rows,
@@ -135,6 +139,7 @@ enum RowPlanner<'t> {
 impl<'t> RowPlanner<'t> {
     async fn new(
         store: &Store,
+        hub: HubFor<'_>,
         run: &'t RunRecord,
         task: &'t Task,
         own_rows: Option<&[Row]>,
@@ -142,11 +147,11 @@ impl<'t> RowPlanner<'t> {
         if task.task_type != TaskType::Embedding {
             return Ok(Self::Generated {
                 task,
-                renderer: Renderer::new(store, &run.owner, task, own_rows).await?,
+                renderer: Renderer::new(store, hub, &run.owner, task, own_rows).await?,
                 models: &run.object.models,
             });
         }
-        let auxiliary = auxiliary_text_count(store, &run.owner, task).await?;
+        let auxiliary = auxiliary_text_count(store, hub, &run.owner, task).await?;
         Ok(Self::Embedding {
             task,
             model: embedding_model_id(run.object.embedding_model.as_deref()),
@@ -309,6 +314,7 @@ impl<'t> Renderer<'t> {
     /// preprocessor left them (`own_rows`), else the pool dataset as stored.
     pub(crate) async fn new(
         store: &Store,
+        hub: HubFor<'_>,
         owner: &Principal,
         task: &'t Task,
         own_rows: Option<&[Row]>,
@@ -338,7 +344,7 @@ impl<'t> Renderer<'t> {
         let what = pool.describe();
         let mut rows = match (same_dataset, own_rows) {
             (true, Some(rows)) => TaskRows::from_rows(rows.to_vec()),
-            _ => TaskRows::new(open_rows(store, owner, &dataset, pool).await?, None),
+            _ => TaskRows::new(open_rows(store, hub, owner, &dataset, pool).await?, None),
         };
         let prompt_t = match &config.prompt_template {
             Some(src) => Some(FieldTemplate::new(src, "fewshot.prompt_template")),

@@ -27,6 +27,7 @@ use crate::finalize::finalize;
 use crate::graded::{
     resolve_grader, GradeError, Grader, Grading, JUDGE_METRICS, SIMILARITY_METRICS,
 };
+use crate::hub_datasets::HubDatasets;
 use crate::plan::{plan, selected_tasks};
 use crate::python::{
     batch_result, grader_ctx, item_dict, sample_dict, scores_from, GraderRegistry, ModelBridge,
@@ -51,12 +52,24 @@ pub struct Stages {
     pub graders: GraderRegistry,
     /// How long a run waits for failing storage before it fails with `storage_error`.
     pub storage_wait: std::time::Duration,
+    /// Where Hugging Face datasets are read from.
+    pub hub: HubDatasets,
 }
 
 /// A run ready for its sample stage: its record and manifest.
 pub struct PreparedRun {
     pub run: RunRecord,
     pub manifest: Manifest,
+}
+
+/// A client of the public Hub with no token (what [`Stages::new`] reads with until
+/// [`Stages::with_hub`] says otherwise).
+fn default_hub() -> assay_hub::HubClient {
+    match assay_hub::HubClient::new(&assay_hub::HubConfig::default()) {
+        Ok(client) => client,
+        // The default endpoint is a constant URL: this cannot fail.
+        Err(e) => unreachable!("the default Hub configuration is valid: {e}"),
+    }
 }
 
 impl Stages {
@@ -70,7 +83,14 @@ impl Stages {
             sandbox,
             graders: GraderRegistry::default(),
             storage_wait: std::time::Duration::from_secs(600),
+            hub: HubDatasets::new(default_hub()),
         }
+    }
+
+    /// The same stages reading Hugging Face datasets through `hub`.
+    pub fn with_hub(mut self, hub: assay_hub::HubClient) -> Self {
+        self.hub = HubDatasets::new(hub);
+        self
     }
 
     /// The same stages with another storage wait (see [`crate::outage`]).
@@ -128,7 +148,7 @@ impl Stages {
             Err(e) => return Err(e),
         };
         if !run.planned {
-            match plan(&self.store, &self.sandbox, &run, &manifest).await {
+            match plan(&self.store, &self.hub, &self.sandbox, &run, &manifest).await {
                 Ok(total) => self.store.mark_planned(run_id, total).await?,
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
@@ -228,6 +248,7 @@ impl Stages {
             writer: &self.writer,
             gateway: &self.gateway,
             owner: &run.owner,
+            hub: Some((&self.hub, run.object.id.as_str())),
             model: context.embedding_model.as_ref().map_err(String::as_str),
             concurrency: run.settings.generation_concurrency.max(1) as usize,
             stop: &context.stop,

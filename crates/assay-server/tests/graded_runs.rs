@@ -512,7 +512,8 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
         "{message}"
     );
 
-    // Auxiliary datasets from the Hugging Face hub are refused up front.
+    // An auxiliary dataset on the Hugging Face Hub that does not exist fails the run,
+    // naming it.
     let queries = dataset(&server, "q.jsonl", &[json!({"_id": "q", "text": "x"})]).await;
     let qrels = dataset(
         &server,
@@ -526,13 +527,17 @@ async fn embedding_tasks_enforce_max_texts_and_fail_on_embedding_errors() {
              "embedding": {"kind": "retrieval", "corpus_dataset": {"path": "org/corpus"}, "qrels_dataset": qrels}}
         ]}))
         .await;
-    let (status, body) = server
-        .post(
-            "/api/v1/llm/evals/runs",
+    let run = server
+        .run_to_end(
             &json!({"suite_id": suite, "models": ["fake"], "embedding_model": "fake-embeddings"}),
         )
         .await;
-    assert_error(status, &body, 400, "suite_id");
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("embedding.corpus_dataset") && message.contains("org/corpus"),
+        "{message}"
+    );
     // Too many cutoffs.
     let ks: Vec<i64> = (1..=21).collect();
     let (status, body) = server

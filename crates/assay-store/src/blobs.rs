@@ -201,6 +201,11 @@ impl BlobStore {
         Ok(result.into_stream().map_err(StoreError::from).boxed())
     }
 
+    /// Reads bytes `start..end` of the blob `key`.
+    pub async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Bytes, StoreError> {
+        Ok(self.inner.get_range(&self.path(key), start..end).await?)
+    }
+
     /// Reads a whole blob into memory (for small blobs only).
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
         Ok(self.inner.get(&self.path(key)).await?.bytes().await?)

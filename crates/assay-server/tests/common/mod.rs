@@ -12,11 +12,16 @@ use assay_store::{DatabaseConfig, NewApiKey, StorageConfig, Store};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
+/// The token the test server sends to the fake Hub (a private repo made with it is readable).
+pub const HUB_TOKEN: &str = "hf_test_token";
+
 pub struct TestServer {
     pub base: String,
     /// The fake model server every run of this server talks to (registry entry `fake`, also
     /// `auto`; `fake-responses` and `fake-completions` reach it through the other APIs).
     pub models: assay_testkit::FakeModelServer,
+    /// The fake Hugging Face Hub the server reads `huggingface` datasets from.
+    pub hub: assay_testkit::hub::FakeHub,
     /// Admin key of org `org_a`, team `team_a`.
     pub key: String,
     /// A key of another tenant (`org_b`, `team_b`).
@@ -86,6 +91,9 @@ impl TestServer {
         let models = assay_testkit::FakeModelServer::start(Default::default())
             .await
             .expect("fake model server");
+        let hub = assay_testkit::hub::FakeHub::start(Default::default())
+            .await
+            .expect("fake hub");
         let registry: assay_models::ModelsConfig = serde_json::from_value(serde_json::json!({
             "fake": {"kind": "chat_completions", "base_url": models.openai_base_url(), "model": "fake-chat"},
             "fake-responses": {"kind": "responses", "base_url": models.openai_base_url()},
@@ -104,6 +112,13 @@ impl TestServer {
             assay_sandbox::Sandbox::new(Default::default()),
             assay_engine::ExecutorConfig {
                 node_id: "test".into(),
+                hub: Some(
+                    assay_hub::HubClient::new(&assay_hub::HubConfig {
+                        endpoint: hub.url(),
+                        token: Some(HUB_TOKEN.into()),
+                    })
+                    .expect("hub client"),
+                ),
                 ..Default::default()
             },
         );
@@ -152,6 +167,7 @@ impl TestServer {
         Self {
             base: format!("http://{addr}"),
             models,
+            hub,
             engine,
             clock,
             scheduler,
