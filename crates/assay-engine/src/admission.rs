@@ -40,7 +40,6 @@ fn unsupported(manifest: &Manifest, task_ids: Option<&[String]>) -> Option<Strin
             continue;
         }
         let needs = match task.task_type {
-            TaskType::Transcription => Some("transcription models"),
             TaskType::Custom if task.grader.is_none() => Some("a Python grader"),
             _ => None,
         };
@@ -152,10 +151,27 @@ pub async fn admit(
         };
         return Err(AdmissionError::invalid(path, reason));
     }
-    for (i, model) in req.models.iter().enumerate() {
-        engine
-            .check_model(model)
-            .map_err(|why| AdmissionError::invalid(index("models", i), why))?;
+    // Candidates transcribe the transcription tasks and generate for the others.
+    let selected = |t: &&Task| req.task_ids.as_ref().is_none_or(|ids| ids.contains(&t.id));
+    for role in [Role::Generation, Role::Transcription] {
+        let used = manifest
+            .tasks
+            .iter()
+            .filter(selected)
+            .any(|t| (t.task_type == TaskType::Transcription) == (role == Role::Transcription));
+        if !used {
+            continue;
+        }
+        for (i, model) in req.models.iter().enumerate() {
+            engine.check_model_for(model, role).map_err(|why| {
+                let why = if role == Role::Transcription {
+                    format!("the suite's transcription tasks need a transcription model: {why}")
+                } else {
+                    why
+                };
+                AdmissionError::invalid(index("models", i), why)
+            })?;
+        }
     }
     check_grading(engine, &manifest, &req, number)?;
     let settings = req.settings();

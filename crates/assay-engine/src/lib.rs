@@ -17,6 +17,7 @@
 
 pub mod admission;
 pub mod aggregate;
+pub mod audio;
 pub mod cache;
 pub mod dataset;
 pub mod dataset_check;

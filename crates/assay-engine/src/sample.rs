@@ -54,6 +54,8 @@ pub struct Stages {
     pub storage_wait: std::time::Duration,
     /// Where Hugging Face datasets are read from.
     pub hub: HubDatasets,
+    /// Fetches transcription tasks' audio given by URL (no redirects).
+    pub http: reqwest::Client,
 }
 
 /// A run ready for its sample stage: its record and manifest.
@@ -84,6 +86,11 @@ impl Stages {
             graders: GraderRegistry::default(),
             storage_wait: std::time::Duration::from_secs(600),
             hub: HubDatasets::new(default_hub()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -212,6 +219,7 @@ impl Stages {
             python,
             writer: self.writer.clone(),
             gateway: self.gateway.clone(),
+            http: self.http.clone(),
             judge_model: resolve_grader(
                 &self.gateway,
                 run.object.judge_model.as_deref(),
@@ -350,6 +358,8 @@ fn flatten(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resu
 pub struct SampleContext {
     pub writer: SampleWriter,
     pub gateway: Gateway,
+    /// Fetches transcription tasks' audio given by URL.
+    pub http: reqwest::Client,
     pub store: Store,
     pub sandbox: Sandbox,
     /// Who the run belongs to (grader files are read as them).
@@ -368,6 +378,48 @@ pub struct SampleContext {
     pub grader_permits: Arc<Semaphore>,
     /// Fires when the run is cancelled or this process stops working on it.
     pub stop: CancellationToken,
+}
+
+/// The model's answer for a sample: a generation from its prompt, or for a transcription
+/// task the transcript of the clip in its row's `audio_column` (a clip that cannot be read is
+/// the outer error).
+async fn call_model(
+    ctx: &SampleContext,
+    task: &Task,
+    sample: &assay_domain::api::SampleObject,
+) -> Result<Result<assay_models::Generation, assay_models::CallError>, crate::audio::AudioError> {
+    if task.task_type != TaskType::Transcription {
+        return Ok(ctx
+            .gateway
+            .generate(&sample.model, &sample.prompt, &ctx.generation, &ctx.stop)
+            .await);
+    }
+    let column = task.dataset.audio_column.as_deref().unwrap_or("audio");
+    let row = sample.dataset_row.clone().unwrap_or_default();
+    let clip = crate::audio::clip_from_row(&row, column, &ctx.http).await?;
+    let target = match ctx
+        .gateway
+        .resolve(&sample.model, assay_models::Role::Transcription)
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(Err(assay_models::CallError::new(
+                ErrorKind::BadRequest,
+                e.to_string(),
+                0,
+            )))
+        }
+    };
+    Ok(ctx
+        .gateway
+        .transcribe_resolved(
+            &target,
+            &clip,
+            task.language.as_deref(),
+            &ctx.generation,
+            &ctx.stop,
+        )
+        .await)
 }
 
 /// Takes one sample from its current state to `completed` or `failed`.
@@ -405,10 +457,19 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
                 })
                 .await?;
             let started = SystemTime::now();
-            let result = ctx
-                .gateway
-                .generate(&sample.model, &sample.prompt, &ctx.generation, &ctx.stop)
-                .await;
+            let result = match call_model(ctx, task, &sample).await {
+                Ok(result) => result,
+                Err(audio) => {
+                    return ctx
+                        .writer
+                        .send(SampleUpdate::Failed {
+                            id: sample.id,
+                            error: audio.to_json(),
+                            attempts: Some(0),
+                        })
+                        .await;
+                }
+            };
             let finished = SystemTime::now();
             match result {
                 Ok(generated) => {

@@ -41,6 +41,31 @@ pub trait ModelBackend: Send + Sync {
         target: &'a ResolvedModel,
         texts: &'a [String],
     ) -> BoxFuture<'a, Result<RawEmbeddings, AttemptError>>;
+
+    /// Transcribes one audio clip once. Backends that cannot refuse with `bad_request`.
+    fn transcribe<'a>(
+        &'a self,
+        target: &'a ResolvedModel,
+        audio: &'a AudioClip,
+        language: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, AttemptError>> {
+        let _ = (audio, language);
+        Box::pin(async move {
+            Err(AttemptError::new(
+                ErrorKind::BadRequest,
+                format!("endpoint {} cannot transcribe audio", target.endpoint),
+            ))
+        })
+    }
+}
+
+/// An audio clip to transcribe: its bytes, a file name (whose extension tells the format)
+/// and its media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioClip {
+    pub bytes: bytes::Bytes,
+    pub filename: String,
+    pub mime: String,
 }
 
 /// An OpenAI-compatible HTTP endpoint (Responses, Chat Completions, Completions, Embeddings).
@@ -85,17 +110,23 @@ impl OpenAiBackend {
             EndpointKind::ChatCompletions => "chat/completions",
             EndpointKind::Completions => "completions",
             EndpointKind::Embeddings => "embeddings",
+            EndpointKind::Transcriptions => "audio/transcriptions",
             _ => "responses",
         };
         format!("{}/{path}", self.base_url)
     }
 
     async fn post(&self, kind: EndpointKind, body: &Value) -> Result<Value, AttemptError> {
+        self.send(self.client.post(self.url(kind)).json(body)).await
+    }
+
+    /// Sends a request to this endpoint with its key, and reads the JSON answer.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, AttemptError> {
         let key = self
             .api_key
             .as_ref()
             .map_err(|m| AttemptError::new(ErrorKind::Authentication, m.clone()))?;
-        let mut req = self.client.post(self.url(kind)).json(body);
+        let mut req = req;
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
@@ -184,6 +215,44 @@ impl ModelBackend for OpenAiBackend {
                 )
                 .await?;
             parse_embeddings(&body, texts.len())
+        })
+    }
+
+    fn transcribe<'a>(
+        &'a self,
+        target: &'a ResolvedModel,
+        audio: &'a AudioClip,
+        language: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, AttemptError>> {
+        Box::pin(async move {
+            if self.kind != EndpointKind::Transcriptions {
+                return Err(AttemptError::new(
+                    ErrorKind::BadRequest,
+                    format!("a {} endpoint cannot transcribe audio", self.kind),
+                ));
+            }
+            let file = reqwest::multipart::Part::bytes(audio.bytes.to_vec())
+                .file_name(audio.filename.clone())
+                .mime_str(&audio.mime)
+                .map_err(|e| {
+                    AttemptError::new(ErrorKind::BadRequest, format!("audio media type: {e}"))
+                })?;
+            let mut form = reqwest::multipart::Form::new()
+                .part("file", file)
+                .text("model", target.upstream_model.clone())
+                .text("response_format", "json");
+            if let Some(language) = language {
+                form = form.text("language", language.to_string());
+            }
+            let url = self.url(EndpointKind::Transcriptions);
+            let body = self.send(self.client.post(url).multipart(form)).await?;
+            match body.get("text").and_then(Value::as_str) {
+                Some(text) => Ok(text.to_string()),
+                None => Err(AttemptError::new(
+                    ErrorKind::InvalidResponse,
+                    "the transcription response has no text",
+                )),
+            }
         })
     }
 }

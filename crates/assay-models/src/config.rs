@@ -48,6 +48,8 @@ pub enum EndpointKind {
     Completions,
     /// OpenAI Embeddings API, `POST {base_url}/embeddings`.
     Embeddings,
+    /// OpenAI audio transcription API, `POST {base_url}/audio/transcriptions` (multipart).
+    Transcriptions,
     /// A model run in-process. No backend is built in: one must be registered with
     /// [`GatewayBuilder::backend`](crate::GatewayBuilder::backend) under the endpoint's name.
     Local,
@@ -61,6 +63,7 @@ impl EndpointKind {
             EndpointKind::ChatCompletions => "chat_completions",
             EndpointKind::Completions => "completions",
             EndpointKind::Embeddings => "embeddings",
+            EndpointKind::Transcriptions => "transcriptions",
             EndpointKind::Local => "local",
         }
     }
@@ -75,9 +78,9 @@ impl EndpointKind {
         match (self, role) {
             (EndpointKind::Local, _) => true,
             (EndpointKind::Embeddings, Role::Embedding) => true,
-            (EndpointKind::Embeddings, _) => false,
-            (_, Role::Embedding) => false,
-            // No transcription kind exists yet: any generation endpoint may be named for it.
+            (EndpointKind::Transcriptions, Role::Transcription) => true,
+            (EndpointKind::Embeddings | EndpointKind::Transcriptions, _) => false,
+            (_, Role::Embedding | Role::Transcription) => false,
             _ => true,
         }
     }

@@ -12,7 +12,7 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{ModelBackend, OpenAiBackend};
+use crate::backend::{AudioClip, ModelBackend, OpenAiBackend};
 use crate::cache::{cache_key, MemoryCache, ResponseCache};
 use crate::config::{ConfigError, EndpointConfig, EndpointKind, ModelsConfig, Role};
 use crate::error::{AttemptError, CallError, ErrorKind};
@@ -496,6 +496,88 @@ impl Gateway {
             vectors: raw.vectors,
             usage,
         })
+    }
+
+    /// Transcribes `audio` with an already resolved model (for [`Role::Transcription`]),
+    /// `language` as a hint, with the same per-attempt timeout, retries and cancellation as a
+    /// generation; with `use_cache: true` an identical earlier request (same endpoint, model,
+    /// audio bytes and language) is answered from the cache. Usage is counted from the
+    /// transcript (`output_tokens`, estimated).
+    pub async fn transcribe_resolved(
+        &self,
+        target: &ResolvedModel,
+        audio: &AudioClip,
+        language: Option<&str>,
+        config: &GenerationConfig,
+        cancel: &CancellationToken,
+    ) -> Result<Generation, CallError> {
+        let start = Instant::now();
+        let ep = self.endpoint(target)?;
+        if cancel.is_cancelled() {
+            return Err(cancelled().into_call(0));
+        }
+        let identity = serde_json::json!({
+            "transcription": {
+                "audio_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&audio.bytes)),
+                "mime": audio.mime,
+                "language": language,
+            }
+        });
+        let cache = match (&self.inner.cache, config.use_cache) {
+            (Some(cache), Some(true)) => Some((
+                cache,
+                cache_key(&target.endpoint, &target.upstream_model, &identity),
+            )),
+            _ => None,
+        };
+        if let Some((cache, key)) = &cache {
+            let hit = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(cancelled().into_call(0)),
+                hit = cache.get(key) => hit,
+            };
+            if let Some(g) = hit.and_then(|v| serde_json::from_value::<Generation>(v).ok()) {
+                return Ok(Generation {
+                    attempts: 0,
+                    latency_ms: start.elapsed().as_millis() as u64,
+                    ..g
+                });
+            }
+        }
+        let timeout = self.timeout(ep, config.timeout_seconds);
+        let max_retries = to_u32(config.max_retries, DEFAULT_MAX_RETRIES);
+        let mut budget = Budget::default();
+        let text = self
+            .with_retries(
+                ep,
+                target,
+                timeout,
+                max_retries,
+                cancel,
+                &mut budget,
+                || ep.backend.transcribe(target, audio, language),
+            )
+            .await?;
+        let g = Generation {
+            usage: Usage {
+                input_tokens: 0,
+                output_tokens: count_tokens(&text) as u64,
+                cached_tokens: None,
+                reasoning_tokens: None,
+                estimated: true,
+            },
+            output_text: text,
+            reasoning: None,
+            response_id: None,
+            attempts: budget.attempts,
+            latency_ms: start.elapsed().as_millis() as u64,
+        };
+        if let Some((cache, key)) = &cache {
+            if let Ok(v) = serde_json::to_value(&g) {
+                cache.put(key, v).await;
+            }
+        }
+        Ok(g)
     }
 
     fn timeout(&self, ep: &EndpointState, call: Option<i64>) -> Duration {

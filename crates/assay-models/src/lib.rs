@@ -51,7 +51,7 @@ pub mod response;
 pub mod retry;
 pub mod tokens;
 
-pub use backend::{ModelBackend, OpenAiBackend};
+pub use backend::{AudioClip, ModelBackend, OpenAiBackend};
 pub use cache::{cache_key, MemoryCache, ResponseCache};
 pub use config::{AutoConfig, ConfigError, EndpointConfig, EndpointKind, ModelsConfig, Role};
 pub use error::{AttemptError, CallError, ErrorKind};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{metric, TestServer};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn error_rates_report_means_and_corpus_values_lower_is_better() {
@@ -45,4 +45,147 @@ async fn error_rates_report_means_and_corpus_values_lower_is_better() {
     let cer = metric(&run, "fake", "t", "cer_corpus");
     assert!(cer["mean"].as_f64().unwrap() > 0.0, "{cer}");
     assert_eq!(run["metrics"]["by_task"]["t"]["wer_corpus"], 0.5);
+}
+
+/// A short mono 16 kHz PCM WAV file: a tone whose pitch makes each clip different.
+fn wav(pitch: f64) -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate / 4)
+        .map(|i| ((i as f64 * pitch * std::f64::consts::TAU / rate as f64).sin() * 8000.0) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Serves `clip` at `/clip.wav` on loopback (404 elsewhere); returns the base URL.
+async fn audio_server(clip: Vec<u8>) -> String {
+    let app = axum::Router::new().route(
+        "/clip.wav",
+        axum::routing::get(move || {
+            let clip = clip.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "audio/wav")], clip) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+#[tokio::test]
+async fn transcription_tasks_read_every_audio_form_and_score_wer() {
+    let server = TestServer::start().await;
+    let (a, b, c) = (wav(220.0), wav(330.0), wav(440.0));
+    server.models.set_transcript(&a, "hello world");
+    server.models.set_transcript(&b, "good morning sir");
+    server
+        .models
+        .set_transcript(&c, "[[status:500 times=1]] see you later");
+    let base = audio_server(c.clone()).await;
+    let rows = vec![
+        json!({"audio": format!("data:audio/wav;base64,{}", b64(&a)), "text": "Hello, world!"}),
+        json!({"audio": {"bytes": b64(&b), "path": "clips/b.wav"}, "text": "good morning"}),
+        json!({"audio": format!("{base}/clip.wav"), "text": "see you later"}),
+        json!({"audio": "not audio at all", "text": "x"}),
+        json!({"audio": format!("{base}/missing.wav"), "text": "x"}),
+    ];
+    let file = server.upload_jsonl("asr.jsonl", &rows).await;
+    let suite = server
+        .create_suite(json!({"tasks": [{"id": "asr", "type": "transcription", "language": "en",
+            "dataset": {"file_id": file, "audio_column": "audio"}, "target_template": "{{text}}"}]}))
+        .await;
+
+    // Candidates must transcribe.
+    let (status, body) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"]}),
+        )
+        .await;
+    common::assert_error(status, &body, 400, "models[0]");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("transcription"),
+        "{body}"
+    );
+
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake-asr"]}))
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": 5, "completed": 3, "failed": 2})
+    );
+    let samples = common::by_index(&server.all_samples(run["id"].as_str().unwrap(), "").await)
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(samples[0]["output_text"], "hello world");
+    assert_eq!(
+        samples[0]["scores"]["wer"], 0.0,
+        "punctuation and case are normalized"
+    );
+    assert_eq!(samples[1]["scores"]["wer"], 0.5);
+    assert_eq!(
+        samples[2]["output_text"], "see you later",
+        "a 500 is retried"
+    );
+    assert_eq!(samples[3]["error"]["type"], "audio_error", "{}", samples[3]);
+    assert_eq!(
+        samples[4]["error"]["type"], "audio_unavailable",
+        "{}",
+        samples[4]
+    );
+    let wer = metric(&run, "fake-asr", "asr", "wer");
+    assert!(
+        (wer["mean"].as_f64().unwrap() - 0.5 / 3.0).abs() < 1e-12,
+        "{wer}"
+    );
+    assert_eq!(wer["higher_is_better"], false);
+    // 1 edit over 2 + 2 + 3 reference words.
+    let corpus = metric(&run, "fake-asr", "asr", "wer_corpus");
+    assert!(
+        (corpus["mean"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-12,
+        "{corpus}"
+    );
+    assert!(metric(&run, "fake-asr", "asr", "cer")["mean"].is_number());
+
+    // The model was asked in English, three clips once each (the one that failed first twice).
+    let log = server.models.requests();
+    let asked: Vec<&Value> = log
+        .recent
+        .iter()
+        .filter(|r| r.endpoint == assay_testkit::Endpoint::Transcriptions)
+        .map(|r| &r.body)
+        .collect();
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    assert!(asked
+        .iter()
+        .all(|b| b["language"] == "en" && b["model"] == "fake-whisper"));
 }

@@ -60,6 +60,8 @@ pub enum Endpoint {
     Completions,
     /// `POST /v1/embeddings`.
     Embeddings,
+    /// `POST /v1/audio/transcriptions`.
+    Transcriptions,
 }
 
 impl Endpoint {
@@ -70,6 +72,7 @@ impl Endpoint {
             Endpoint::ChatCompletions => "chat_completions",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Transcriptions => "transcriptions",
         }
     }
 }
@@ -124,6 +127,8 @@ struct Shared {
     max_in_flight: AtomicU64,
     /// Bumped on every arrival and every finished request, to wake waiters.
     changed: watch::Sender<u64>,
+    /// What `/v1/audio/transcriptions` answers for a clip, by the hex SHA-256 of its bytes.
+    transcripts: Mutex<HashMap<String, String>>,
 }
 
 impl Shared {
@@ -217,6 +222,17 @@ pub struct FakeModelServer {
 }
 
 impl FakeModelServer {
+    /// Makes `/v1/audio/transcriptions` answer `text` for the clip `audio` (directives in
+    /// `text`, e.g. `[[status:500 times=1]]`, apply as for prompts and are not part of the
+    /// answer).
+    pub fn set_transcript(&self, audio: &[u8], text: &str) {
+        self.shared
+            .transcripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sha256_hex(audio), text.to_string());
+    }
+
     /// Binds `options.bind` and serves on a background task of the current tokio runtime.
     pub async fn start(options: FakeModelOptions) -> std::io::Result<FakeModelServer> {
         let listener = tokio::net::TcpListener::bind(options.bind).await?;
@@ -227,6 +243,7 @@ impl FakeModelServer {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             changed: watch::channel(0).0,
+            transcripts: Mutex::new(HashMap::new()),
         });
         let app = router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -363,6 +380,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/audio/transcriptions", post(transcriptions))
+        .route("/_fake/transcripts", post(register_transcript))
         .route("/_fake/requests", get(log).delete(reset))
         .with_state(shared)
 }
@@ -904,6 +923,94 @@ async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         out["usage"] = json!({"prompt_tokens": tokens, "total_tokens": tokens});
     }
     Json(out).into_response()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `POST /_fake/transcripts` `{"sha256": HEX, "text": TEXT}` (or `"audio_base64"` instead of
+/// the hash): what a clip transcribes to.
+async fn register_transcript(
+    State(shared): State<Arc<Shared>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let hash = match (body["sha256"].as_str(), body["audio_base64"].as_str()) {
+        (Some(h), _) => h.to_string(),
+        (None, Some(b64)) => {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(b64) {
+                Ok(bytes) => sha256_hex(&bytes),
+                Err(e) => {
+                    return error_response(
+                        400,
+                        &format!("audio_base64: {e}"),
+                        None,
+                        HeaderMap::new(),
+                    )
+                }
+            }
+        }
+        (None, None) => {
+            return error_response(400, "give sha256 or audio_base64", None, HeaderMap::new())
+        }
+    };
+    let Some(text) = body["text"].as_str() else {
+        return error_response(400, "text is required", None, HeaderMap::new());
+    };
+    shared
+        .transcripts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(hash, text.to_string());
+    Json(json!({"ok": true})).into_response()
+}
+
+/// OpenAI's multipart transcription API: the registered transcript of the clip (see
+/// [`FakeModelServer::set_transcript`]), or `unknown clip <hash prefix>`; directives in the
+/// registered text (faults, latency) apply per attempt, keyed by the clip.
+async fn transcriptions(
+    State(shared): State<Arc<Shared>>,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let mut audio: Option<Bytes> = None;
+    let mut model = None;
+    let mut language = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        match name.as_str() {
+            "file" => audio = field.bytes().await.ok(),
+            "model" => model = field.text().await.ok(),
+            "language" => language = field.text().await.ok(),
+            _ => {}
+        }
+    }
+    let Some(audio) = audio else {
+        shared.record(Endpoint::Transcriptions, model, "", json!({}));
+        return error_response(400, "file is required", None, HeaderMap::new());
+    };
+    let hash = sha256_hex(&audio);
+    let registered = shared
+        .transcripts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&hash)
+        .cloned();
+    let text = registered.unwrap_or_else(|| format!("unknown clip {}", &hash[..8]));
+    let body = json!({"model": model, "language": language, "bytes": audio.len(), "sha256": hash});
+    let (_, attempt) = shared.record(Endpoint::Transcriptions, model.clone(), &text, body);
+    let d = Directives::parse_all(std::iter::once(text.as_str()));
+    let latency = shared.options.base_latency + d.latency.unwrap_or_default();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match d.fault_for(attempt) {
+        Some(fault @ Fault::Status { .. }) => return status_reply(fault, attempt),
+        Some(Fault::Hang) => std::future::pending::<()>().await,
+        _ => {}
+    }
+    Json(json!({"text": strip(&text).trim()})).into_response()
 }
 
 #[cfg(test)]

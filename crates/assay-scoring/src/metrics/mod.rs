@@ -330,10 +330,10 @@ pub fn default_metric_ids(task_type: TaskType) -> &'static [&'static str] {
         TaskType::Qa => &["exact_match", "f1"],
         TaskType::Numeric | TaskType::Math => &["exact_match"],
         TaskType::Summarization => &["rouge1", "rouge2", "rougeL"],
+        TaskType::Transcription => &["wer", "cer"],
         TaskType::SemanticSimilarity
         | TaskType::LlmJudge
         | TaskType::Custom
-        | TaskType::Transcription
         | TaskType::Embedding => &[],
     }
 }

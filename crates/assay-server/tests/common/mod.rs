@@ -99,7 +99,8 @@ impl TestServer {
             "fake-responses": {"kind": "responses", "base_url": models.openai_base_url()},
             "fake-completions": {"kind": "completions", "base_url": models.openai_base_url()},
             "fake-embeddings": {"kind": "embeddings", "base_url": models.openai_base_url()},
-            "auto": {"generation": "fake"}
+            "fake-asr": {"kind": "transcriptions", "base_url": models.openai_base_url(), "model": "fake-whisper"},
+            "auto": {"generation": "fake", "transcription": "fake-asr"}
         }))
         .expect("registry");
         let gateway = assay_models::Gateway::builder(registry)
