@@ -33,6 +33,7 @@ pub mod overview;
 pub mod plan;
 pub mod python;
 pub mod sample;
+pub mod sample_audio;
 pub mod schedules;
 pub mod token_backfill;
 pub mod trajectories;

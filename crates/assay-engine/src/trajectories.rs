@@ -120,7 +120,7 @@ pub async fn fetch(
 }
 
 /// The one sample `at` names in a run within `reach`.
-async fn find_sample(
+pub(crate) async fn find_sample(
     store: &Store,
     caller: &Principal,
     at: SampleAddress<'_>,

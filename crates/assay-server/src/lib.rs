@@ -207,6 +207,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             trajectories::get_sample_trajectory,
             trajectories::upload_sample_trajectory
         ))
+        .routes(routes!(trajectories::get_sample_audio))
         .routes(routes!(
             schedules::create_schedule,
             schedules::list_schedules

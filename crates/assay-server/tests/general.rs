@@ -140,6 +140,7 @@ async fn openapi_describes_exactly_the_routes() {
         "GET /api/v1/llm/evals/runs/{run_id}/artifacts",
         "GET /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
         "PUT /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/trajectory",
+        "GET /api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/audio",
         "POST /api/v1/llm/evals/schedules",
         "GET /api/v1/llm/evals/schedules",
         "GET /api/v1/llm/evals/schedules/{schedule_id}",

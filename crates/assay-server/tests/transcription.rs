@@ -176,6 +176,38 @@ async fn transcription_tasks_read_every_audio_form_and_score_wer() {
     );
     assert!(metric(&run, "fake-asr", "asr", "cer")["mean"].is_number());
 
+    // Sample lists redact inline clips; E23 returns them whole from the stored row.
+    let run_id = run["id"].as_str().unwrap();
+    let listed = &samples[0]["dataset_row"]["audio"];
+    assert!(listed.as_str().unwrap().contains("redacted"), "{listed}");
+    assert!(samples[1]["dataset_row"]["audio"]["bytes"]
+        .as_str()
+        .unwrap()
+        .contains("redacted"));
+    let audio = |i: i64| format!("/api/v1/llm/evals/runs/{run_id}/samples/{i}/audio");
+    let (status, clip) = server.get(&audio(0)).await;
+    assert_eq!(status, 200, "{clip}");
+    assert_eq!(clip["object"], "eval.sample.audio");
+    assert_eq!(clip["audio"], format!("data:audio/wav;base64,{}", b64(&a)));
+    assert_eq!(
+        (clip["task_id"].as_str(), clip["model"].as_str()),
+        (Some("asr"), Some("fake-asr"))
+    );
+    let (_, clip) = server.get(&audio(1)).await;
+    assert_eq!(
+        clip["audio"],
+        format!("data:audio/wav;base64,{}", b64(&b)),
+        "a Hugging Face Audio value"
+    );
+    let (_, clip) = server.get(&audio(2)).await;
+    assert_eq!(clip["audio"], format!("{base}/clip.wav"));
+    let (status, body) = server.get(&audio(9)).await;
+    common::assert_error(status, &body, 404, "");
+    let (status, body) = server.get(&audio(3)).await;
+    common::assert_error(status, &body, 404, "");
+    let (status, _) = server.get_as(&server.other_key, &audio(0)).await;
+    assert_eq!(status, 404);
+
     // The model was asked in English, three clips once each (the one that failed first twice).
     let log = server.models.requests();
     let asked: Vec<&Value> = log

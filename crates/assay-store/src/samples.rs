@@ -538,6 +538,15 @@ fn redact_data_uris(row: &mut Map<String, Value>) {
                 *s = format!("{kind};[redacted {} bytes]", s.len());
             }
             Value::Array(items) => items.iter_mut().for_each(walk),
+            // A Hugging Face Audio value: its base64 bytes are an inline clip too.
+            Value::Object(map) if map.contains_key("path") => {
+                if let Some(Value::String(bytes)) = map.get_mut("bytes") {
+                    if bytes.len() > 64 {
+                        *bytes = format!("[redacted {} bytes]", bytes.len());
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
             Value::Object(map) => map.values_mut().for_each(walk),
             _ => {}
         }

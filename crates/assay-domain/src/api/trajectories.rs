@@ -369,3 +369,16 @@ mod tests {
         );
     }
 }
+
+/// A transcription sample's clip (`object: "eval.sample.audio"`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SampleAudioObject {
+    pub object: String,
+    /// A playable clip: a base64 `data:` URI, or the http(s) URL the row names.
+    pub audio: String,
+    pub sample_index: i64,
+    /// The task the clip came from.
+    pub task_id: String,
+    /// The model whose sample was read (the clip is the same for every model of a task).
+    pub model: String,
+}

@@ -2,8 +2,8 @@
 //! agent session.
 
 use assay_domain::api::{
-    TrajectoryObject, TrajectoryQuery, TrajectoryUpload, TrajectoryUploadedObject,
-    TRAJECTORY_BODY_MAX_BYTES,
+    SampleAudioObject, TrajectoryObject, TrajectoryQuery, TrajectoryUpload,
+    TrajectoryUploadedObject, TRAJECTORY_BODY_MAX_BYTES,
 };
 use assay_domain::MAX_SAFE_INT;
 use assay_engine::trajectories::{self, SampleAddress, TrajectoryError};
@@ -93,4 +93,31 @@ pub async fn get_sample_trajectory(
     let trajectory =
         trajectories::fetch(&state.store, &caller, address(&run_id, index, &q)).await?;
     Ok(Json(trajectory))
+}
+
+/// The audio clip of one transcription sample, read from its un-redacted dataset row (the
+/// task's `audio_column`, else the row's first audio value): a `data:` URI or the row's URL.
+#[utoipa::path(get, path = "/api/v1/llm/evals/runs/{run_id}/samples/{sample_index}/audio", tag = "runs",
+    params(("run_id" = String, Path), ("sample_index" = i64, Path, minimum = 0), TrajectoryQuery),
+    responses(
+        (status = 200, body = SampleAudioObject),
+        (status = 400, description = "an index that matches samples of several tasks or models (`error.details.param` names `task_id` or `model`)", body = ErrorBody),
+        (status = 404, description = "no such run within reach, no such sample, or no audio in its row", body = ErrorBody),
+        (status = 413, description = "the inline clip is over 25 MiB", body = ErrorBody),
+        (status = 503, description = "the database is unreachable", body = ErrorBody)),
+    security(("bearer_auth" = [])))]
+pub async fn get_sample_audio(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((run_id, index)): Path<(String, String)>,
+    QueryParams(q): QueryParams<TrajectoryQuery>,
+) -> Result<Json<SampleAudioObject>, ApiError> {
+    let index = sample_index(&index)?;
+    let audio = assay_engine::sample_audio::sample_audio(
+        &state.store,
+        &caller,
+        address(&run_id, index, &q),
+    )
+    .await?;
+    Ok(Json(audio))
 }
