@@ -18,20 +18,32 @@ working directory, so no ``assay.toml`` is read):
 
 Webhooks (``WEBHOOK_ENV``; inherited ``ASSAY_WEBHOOKS_*`` variables are dropped): loopback
 targets allowed (``ASSAY_WEBHOOKS_ALLOW_NETWORKS=["127.0.0.0/8","::1/128"]``, for the
-schedule tests' receivers), 2 s per delivery attempt, 1 s backoff base. The
-``private_servers`` fixture starts further servers the same way, on a test's own data
+schedule tests' receivers), 2 s per delivery attempt, 1 s backoff base.
+
+Hugging Face Hub (``hub_env``; inherited ``ASSAY_HUGGINGFACE_*`` and ``HF_TOKEN`` are
+dropped): the session also starts the fake Hub (``assay-fake-hub``) serving the fixture
+repository crates/assay-hub/tests/fixtures/hub_repo three times, as ``acme/fixture``
+(public), ``acme/private`` (private, readable with ``HUB_TOKEN``) and ``acme/locked``
+(private, readable only with ``HUB_LOCKED_TOKEN``); the server gets
+``ASSAY_HUGGINGFACE_ENDPOINT`` = the fake's URL and ``HF_TOKEN`` = ``HUB_TOKEN``, so it can
+read the first two and is refused the third, and no run ever reaches the real Hub.
+
+The ``private_servers`` fixture starts further servers the same way, on a test's own data
 directory.
 
 Environment:
   ASSAY_BIN                 path of the server binary (default <repo>/target/debug/assay)
   ASSAY_FAKE_MODEL_BIN      path of the fake model server (default <repo>/target/debug/assay-fake-model)
+  ASSAY_FAKE_HUB_BIN        path of the fake Hugging Face Hub (default <repo>/target/debug/assay-fake-hub)
   ASSAY_SDK_STARTUP_TIMEOUT seconds to wait for each process's "listening on" line (default 60)
   ASSAY_SDK_BASE_URL        use an already running server instead of starting one;
                             then ASSAY_SDK_KEY and ASSAY_SDK_OTHER_KEY must hold the two
                             tenants' keys (the other key from a different org/team), and
                             ASSAY_SDK_FAKE_MODEL_URL may name the fake model server that
                             server's registry (entries as above) points at; without it the
-                            run tests are skipped
+                            run tests are skipped; the Hub dataset tests are always skipped
+                            (the fake Hub's commits are only known to the process that
+                            started it)
 """
 
 from __future__ import annotations
@@ -43,9 +55,9 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import httpx
 import pytest
@@ -56,12 +68,27 @@ from sdk_helpers import WireRecorder, make_sdk
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "assay"
 DEFAULT_FAKE_MODEL_BIN = REPO_ROOT / "target" / "debug" / "assay-fake-model"
+DEFAULT_FAKE_HUB_BIN = REPO_ROOT / "target" / "debug" / "assay-fake-hub"
+# The dataset repository written by tests/reference/make_hub_reference.py with Python
+# `datasets`/pyarrow (configs `main`, the default, and `audio`; raw/qa.jsonl; raw/scores.csv).
+HUB_FIXTURE_REPO = REPO_ROOT / "crates" / "assay-hub" / "tests" / "fixtures" / "hub_repo"
+# The session server's Hub token (HF_TOKEN), and another one only `acme/locked` accepts.
+HUB_TOKEN = "hf_assay_sdk_server_token"
+HUB_LOCKED_TOKEN = "hf_assay_sdk_someone_elses_token"
+# Repository -> the token it is private to (None: public); each holds the fixture repository.
+HUB_REPOS: Dict[str, Optional[str]] = {
+    "acme/fixture": None,
+    "acme/private": HUB_TOKEN,
+    "acme/locked": HUB_LOCKED_TOKEN,
+}
 
 # 40+ characters, shaped like a minted key; only ever used against a throwaway data dir.
 BOOTSTRAP_KEY = "assay_sk_test_admin_0123456789abcdefghijklmnopqrstuvwxyz"
 
 LISTENING_RE = re.compile(r"Assay listening on (http://\S+)")
 FAKE_LISTENING_RE = re.compile(r"fake model listening on (http://\S+)")
+FAKE_HUB_LISTENING_RE = re.compile(r"fake hub listening on (http://\S+)")
+FAKE_HUB_COMMIT_RE = re.compile(r"^repo (\S+) commit ([0-9a-f]{40})$")
 
 # Registry entry -> API kind, all served by the session's fake model server.
 FAKE_MODEL_KINDS = {
@@ -75,6 +102,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The running server and fake model, so a failing test's report can show their logs.
 _RUNNING: Optional["AssayServer"] = None
 _RUNNING_FAKE: Optional["FakeModel"] = None
+_RUNNING_HUB: Optional["FakeHub"] = None
 # Servers a test started for itself (``private_servers``), for the same reason.
 _PRIVATE: List["AssayServer"] = []
 
@@ -93,6 +121,26 @@ class FakeModel:
         res = httpx.get(self.url + "/_fake/requests", timeout=30)
         res.raise_for_status()
         return res.json()
+
+    def stderr_tail(self, limit: int = 8000) -> str:
+        if self.stderr_path is None or not self.stderr_path.exists():
+            return ""
+        return self.stderr_path.read_text(errors="replace")[-limit:]
+
+
+@dataclass
+class FakeHub:
+    """The fake Hugging Face Hub the session server reads datasets from."""
+
+    url: str
+    # Repository -> the commit of its `main` branch, as the fake printed it.
+    commits: Dict[str, str]
+    fixture_dir: Path = HUB_FIXTURE_REPO
+    # The session server's token, and which token each repository is private to (None: public).
+    token: str = HUB_TOKEN
+    tokens: Dict[str, Optional[str]] = field(default_factory=lambda: dict(HUB_REPOS))
+    stderr_path: Optional[Path] = None
+    process: Optional[subprocess.Popen] = None
 
     def stderr_tail(self, limit: int = 8000) -> str:
         if self.stderr_path is None or not self.stderr_path.exists():
@@ -152,6 +200,21 @@ def _spawn(
 ) -> tuple[subprocess.Popen, str]:
     """Starts ``argv`` in its own session and waits for the stdout line matching ``ready``;
     returns the process and the URL the line names."""
+    proc, url, _ = _spawn_reading(what, argv, env, cwd, stderr_path, ready)
+    return proc, url
+
+
+def _spawn_reading(
+    what: str,
+    argv: List[str],
+    env: dict,
+    cwd: Optional[Path],
+    stderr_path: Path,
+    ready: "re.Pattern[str]",
+    then: int = 0,
+) -> tuple[subprocess.Popen, str, List[str]]:
+    """:func:`_spawn`, also waiting (within the same deadline) for the ``then`` lines that
+    follow the ready line, which it returns."""
     stderr_file = open(stderr_path, "wb")
     try:
         proc = subprocess.Popen(
@@ -180,12 +243,19 @@ def _spawn(
     timeout = float(os.environ.get("ASSAY_SDK_STARTUP_TIMEOUT", "60"))
     deadline = time.monotonic() + timeout
     seen: List[str] = []
+    url: Optional[str] = None
+    after: List[str] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             _stop(proc)
+            missing = (
+                f"no ready line ({ready.pattern!r})"
+                if url is None
+                else f"{len(after)} of the {then} lines after its ready line"
+            )
             pytest.fail(
-                f"{what} printed no ready line ({ready.pattern!r}) within {timeout:.0f}s\n"
+                f"{what} printed {missing} within {timeout:.0f}s\n"
                 f"stdout so far:\n{''.join(seen)}\nstderr:\n{_read_stderr(stderr_path)}",
                 pytrace=False,
             )
@@ -204,15 +274,20 @@ def _spawn(
                 pytrace=False,
             )
         seen.append(line)
-        m = ready.search(line)
-        if m:
-            return proc, m.group(1).rstrip("/")
+        if url is not None:
+            after.append(line.rstrip("\n"))
+        else:
+            m = ready.search(line)
+            if m:
+                url = m.group(1).rstrip("/")
+        if url is not None and len(after) >= then:
+            return proc, url, after
 
 
 def _check_loopback(url: str) -> None:
     host = httpx.URL(url).host
     if host not in LOOPBACK_HOSTS:
-        pytest.fail(f"refusing to point the server at a non-loopback model endpoint: {url}", pytrace=False)
+        pytest.fail(f"refusing to point the server at a non-loopback endpoint: {url}", pytrace=False)
 
 
 def _start_fake_model(binary: Path, stderr_path: Path) -> tuple[subprocess.Popen, str]:
@@ -227,6 +302,38 @@ def _start_fake_model(binary: Path, stderr_path: Path) -> tuple[subprocess.Popen
     )
     _check_loopback(url)
     return proc, url
+
+
+def _start_fake_hub(binary: Path, stderr_path: Path) -> tuple[subprocess.Popen, str, Dict[str, str]]:
+    """Starts ``assay-fake-hub`` with every repository of HUB_REPOS; returns the process, its
+    URL and each repository's commit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_FAKE_HUB_")}
+    argv = [str(binary), "--bind", "127.0.0.1:0"]
+    for repo, token in HUB_REPOS.items():
+        argv += ["--repo", f"{repo}={HUB_FIXTURE_REPO}"]
+        if token is not None:
+            argv += ["--private", f"{repo}={token}"]
+    proc, url, lines = _spawn_reading(
+        "assay-fake-hub", argv, env, None, stderr_path, FAKE_HUB_LISTENING_RE, then=len(HUB_REPOS)
+    )
+    _check_loopback(url)
+    commits: Dict[str, str] = {}
+    for line in lines:
+        m = FAKE_HUB_COMMIT_RE.match(line)
+        if not m:
+            _stop(proc)
+            pytest.fail(f"assay-fake-hub printed {line!r}, not `repo REPO commit SHA`", pytrace=False)
+        commits[m.group(1)] = m.group(2)
+    if set(commits) != set(HUB_REPOS):
+        _stop(proc)
+        pytest.fail(f"assay-fake-hub committed {sorted(commits)}, not {sorted(HUB_REPOS)}", pytrace=False)
+    return proc, url, commits
+
+
+def hub_env(hub_url: str) -> dict:
+    """The server's Hugging Face settings: the fake Hub, read with HUB_TOKEN."""
+    _check_loopback(hub_url)
+    return {"ASSAY_HUGGINGFACE_ENDPOINT": hub_url, "HF_TOKEN": HUB_TOKEN}
 
 
 def _registry_env(fake_url: str) -> dict:
@@ -260,19 +367,23 @@ def _start_server(
     work_dir: Path,
     stderr_path: Path,
     fake_url: str,
+    hub_url: str,
     extra_env: Optional[dict] = None,
 ) -> tuple[subprocess.Popen, str]:
     """Starts ``assay serve`` on ``data_dir`` (an existing one is reopened) and returns the
     process and its base URL. ``extra_env`` is applied last (e.g. other webhook settings)."""
-    # Only the registry built here: no inherited model entries or config file can add an
-    # endpoint that is not the loopback fake (the fuzzer sends whatever it likes).
+    # Only the registry and Hub built here: no inherited model entries, Hub settings or
+    # config file can add an endpoint that is not a loopback fake (the fuzzer sends whatever
+    # it likes), nor a developer's own Hub token.
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.upper().startswith(("ASSAY_MODELS_", "ASSAY_WEBHOOKS_")) and k.upper() != "ASSAY_CONFIG"
+        if not k.upper().startswith(("ASSAY_MODELS_", "ASSAY_WEBHOOKS_", "ASSAY_HUGGINGFACE_"))
+        and k.upper() not in ("ASSAY_CONFIG", "HF_TOKEN")
     }
     env.update(_registry_env(fake_url))
     env.update(WEBHOOK_ENV)
+    env.update(hub_env(hub_url))
     env["ASSAY_SERVER_BIND"] = "127.0.0.1:0"
     # A tiny response ceiling, so the leaderboard-runs tests see a truncated feed.
     env["ASSAY_SERVER_LEADERBOARD_RUNS_MAX"] = "2"
@@ -353,7 +464,35 @@ def fake_model(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[FakeModel]):
+def fake_hub(tmp_path_factory: pytest.TempPathFactory):
+    """The fake Hugging Face Hub the session server reads datasets from (``None`` when
+    testing an external server)."""
+    global _RUNNING_HUB
+    if os.environ.get("ASSAY_SDK_BASE_URL"):
+        yield None
+        return
+    binary = _binary(
+        "ASSAY_FAKE_HUB_BIN",
+        DEFAULT_FAKE_HUB_BIN,
+        "build it with `cargo build -p assay-testkit --bins`",
+    )
+    stderr_path = tmp_path_factory.mktemp("fake-hub-logs") / "fake-hub.stderr.log"
+    proc, url, commits = _start_fake_hub(binary, stderr_path)
+    try:
+        hub = FakeHub(url=url, commits=commits, stderr_path=stderr_path, process=proc)
+        _RUNNING_HUB = hub
+        yield hub
+    finally:
+        _RUNNING_HUB = None
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def assay_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_model: Optional[FakeModel],
+    fake_hub: Optional[FakeHub],
+):
     """The running server: base URL, the bootstrap (org 1) key and a second tenant's key."""
     global _RUNNING
     external = os.environ.get("ASSAY_SDK_BASE_URL")
@@ -366,11 +505,11 @@ def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[
         return
 
     binary = _binary("ASSAY_BIN", DEFAULT_BIN, "build it with `cargo build`")
-    assert fake_model is not None
+    assert fake_model is not None and fake_hub is not None
     data_dir = tmp_path_factory.mktemp("assay-data")
     work_dir = tmp_path_factory.mktemp("assay-cwd")
     stderr_path = tmp_path_factory.mktemp("assay-logs") / "server.stderr.log"
-    proc, base_url = _start_server(binary, data_dir, work_dir, stderr_path, fake_model.url)
+    proc, base_url = _start_server(binary, data_dir, work_dir, stderr_path, fake_model.url, fake_hub.url)
     try:
         other_key = _create_key(binary, data_dir, "org_other", "team_other")
         server = AssayServer(
@@ -390,11 +529,12 @@ def assay_server(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[
 
 class PrivateServers:
     """Further ``assay serve`` processes a test starts for itself: the registry on the
-    session's fake model, the same environment as the session server."""
+    session's fake model and fake Hub, the same environment as the session server."""
 
-    def __init__(self, binary: Path, fake_url: str, tmp_path_factory: pytest.TempPathFactory):
+    def __init__(self, binary: Path, fake_url: str, hub_url: str, tmp_path_factory: pytest.TempPathFactory):
         self._binary = binary
         self._fake_url = fake_url
+        self._hub_url = hub_url
         self._tmp = tmp_path_factory
         self.started: List[AssayServer] = []
 
@@ -405,7 +545,9 @@ class PrivateServers:
         logs = self._tmp.mktemp("private-server-logs")
         work_dir = self._tmp.mktemp("private-server-cwd")
         stderr_path = logs / f"server-{len(self.started) + 1}.stderr.log"
-        proc, base_url = _start_server(self._binary, data_dir, work_dir, stderr_path, self._fake_url, extra_env)
+        proc, base_url = _start_server(
+            self._binary, data_dir, work_dir, stderr_path, self._fake_url, self._hub_url, extra_env
+        )
         server = AssayServer(
             base_url=base_url,
             admin_key=BOOTSTRAP_KEY,
@@ -433,13 +575,17 @@ class PrivateServers:
 
 
 @pytest.fixture
-def private_servers(tmp_path_factory: pytest.TempPathFactory, fake_model: Optional[FakeModel]):
+def private_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_model: Optional[FakeModel],
+    fake_hub: Optional[FakeHub],
+):
     """:class:`PrivateServers`; every process started is stopped when the test ends, and a
     failing test's report shows their stderr. Skipped against an external server."""
-    if os.environ.get("ASSAY_SDK_BASE_URL") or fake_model is None:
+    if os.environ.get("ASSAY_SDK_BASE_URL") or fake_model is None or fake_hub is None:
         pytest.skip("external server: cannot start a private server")
     binary = _binary("ASSAY_BIN", DEFAULT_BIN, "build it with `cargo build`")
-    servers = PrivateServers(binary, fake_model.url, tmp_path_factory)
+    servers = PrivateServers(binary, fake_model.url, fake_hub.url, tmp_path_factory)
     try:
         yield servers
     finally:
@@ -464,6 +610,10 @@ def pytest_runtest_makereport(item, call):
         tail = _RUNNING_FAKE.stderr_tail(2000)
         if tail:
             report.sections.append(("assay-fake-model stderr (tail)", tail))
+    if report.failed and _RUNNING_HUB is not None:
+        tail = _RUNNING_HUB.stderr_tail(2000)
+        if tail:
+            report.sections.append(("assay-fake-hub stderr (tail)", tail))
     return report
 
 

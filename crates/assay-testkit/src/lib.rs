@@ -21,7 +21,9 @@
 //!
 //! [`FakeHub`] is a fake Hugging Face Hub (revisions, paginated trees, `resolve` with ranges
 //! and CDN redirects, the Parquet conversion, private and gated repositories) with a log of
-//! what was downloaded, for the dataset-reading tests of `assay-hub`.
+//! what was downloaded, for the dataset-reading tests of `assay-hub`. It is also shipped as the
+//! `assay-fake-hub` binary, which serves local directories as repositories (`--repo
+//! owner/name=DIR`, `--private owner/name=TOKEN`) for end-to-end tests of the real server.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
