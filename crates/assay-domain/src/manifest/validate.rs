@@ -189,7 +189,24 @@ fn validate_dataset(ds: &mut Dataset, p: &str) -> Check {
             let pp = field(p, "path");
             match &ds.path {
                 None => return fail(&pp, "is required when source is `huggingface`"),
-                Some(path) => check_non_empty(&pp, path)?,
+                Some(path) => {
+                    check_non_empty(&pp, path)?;
+                    if !is_hub_repo_id(path) {
+                        return fail(
+                            &pp,
+                            "must be a Hugging Face dataset id: `name` or `owner/name` of letters, digits, `-`, `_` and `.`",
+                        );
+                    }
+                }
+            }
+            for (name, value) in [
+                ("name", &ds.name),
+                ("split", &ds.split),
+                ("revision", &ds.revision),
+            ] {
+                if let Some(v) = value {
+                    check_non_empty(&field(p, name), v)?;
+                }
             }
         }
     }
@@ -201,6 +218,22 @@ fn validate_dataset(ds: &mut Dataset, p: &str) -> Check {
     }
     ds.source = Some(source);
     Ok(())
+}
+
+/// Whether `id` names a Hub repository: `name` or `owner/name`, each part of ASCII letters,
+/// digits, `-`, `_` and `.`, not starting or ending with `.` or `-` (so no `..` or URL syntax).
+fn is_hub_repo_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 96
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && !p.starts_with(['.', '-'])
+                && !p.ends_with(['.', '-'])
+                && !p.contains("..")
+        })
 }
 
 fn validate_extraction(extraction: &OutputExtraction, p: &str) -> Check {
@@ -834,6 +867,24 @@ mod tests {
             }))),
             ".embedding.top_ranked_dataset"
         );
+    }
+
+    #[test]
+    fn hub_dataset_ids_and_fields_are_checked() {
+        for good in ["squad", "google/boolq", "org-1/data_set.v2"] {
+            assert!(is_hub_repo_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../etc/passwd",
+            "a/b/c",
+            "acme/fixture?x=1",
+            "a/.hidden",
+            "a b/c",
+            "a/b-",
+        ] {
+            assert!(!is_hub_repo_id(bad), "{bad}");
+        }
     }
 
     #[test]
