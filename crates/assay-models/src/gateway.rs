@@ -373,26 +373,9 @@ impl Gateway {
             return Err(cancelled().into_call(0));
         }
         let request = ep.backend.generation_request(target, prompt, config);
-        let cache = match (&self.inner.cache, config.use_cache) {
-            (Some(cache), Some(true)) => Some((
-                cache,
-                cache_key(&target.endpoint, &target.upstream_model, &request),
-            )),
-            _ => None,
-        };
-        if let Some((cache, key)) = &cache {
-            let hit = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(cancelled().into_call(0)),
-                hit = cache.get(key) => hit,
-            };
-            if let Some(g) = hit.and_then(|v| serde_json::from_value::<Generation>(v).ok()) {
-                return Ok(Generation {
-                    attempts: 0,
-                    latency_ms: start.elapsed().as_millis() as u64,
-                    ..g
-                });
-            }
+        let cache = self.cache_for(target, &request, config);
+        if let Some(hit) = cached(cache.as_ref(), cancel, start).await? {
+            return Ok(hit);
         }
         let timeout = self.timeout(ep, config.timeout_seconds);
         let max_retries = to_u32(config.max_retries, DEFAULT_MAX_RETRIES);
@@ -523,26 +506,9 @@ impl Gateway {
                 "language": language,
             }
         });
-        let cache = match (&self.inner.cache, config.use_cache) {
-            (Some(cache), Some(true)) => Some((
-                cache,
-                cache_key(&target.endpoint, &target.upstream_model, &identity),
-            )),
-            _ => None,
-        };
-        if let Some((cache, key)) = &cache {
-            let hit = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(cancelled().into_call(0)),
-                hit = cache.get(key) => hit,
-            };
-            if let Some(g) = hit.and_then(|v| serde_json::from_value::<Generation>(v).ok()) {
-                return Ok(Generation {
-                    attempts: 0,
-                    latency_ms: start.elapsed().as_millis() as u64,
-                    ..g
-                });
-            }
+        let cache = self.cache_for(target, &identity, config);
+        if let Some(hit) = cached(cache.as_ref(), cancel, start).await? {
+            return Ok(hit);
         }
         let timeout = self.timeout(ep, config.timeout_seconds);
         let max_retries = to_u32(config.max_retries, DEFAULT_MAX_RETRIES);
@@ -578,6 +544,22 @@ impl Gateway {
             }
         }
         Ok(g)
+    }
+
+    /// The cache and the key of `request` when the call asks for the cache (`use_cache`).
+    fn cache_for(
+        &self,
+        target: &ResolvedModel,
+        request: &serde_json::Value,
+        config: &GenerationConfig,
+    ) -> Option<(Arc<dyn ResponseCache>, String)> {
+        match (&self.inner.cache, config.use_cache) {
+            (Some(cache), Some(true)) => Some((
+                cache.clone(),
+                cache_key(&target.endpoint, &target.upstream_model, request),
+            )),
+            _ => None,
+        }
     }
 
     fn timeout(&self, ep: &EndpointState, call: Option<i64>) -> Duration {
@@ -651,6 +633,29 @@ impl Gateway {
 /// provider sent none). With a `prefill` prefix the model continued our open thinking block,
 /// so when its text closes a block it did not open, the prefix is put back in front first
 /// (a custom prefix such as `<think>Let me` thus starts the reasoning).
+/// An earlier answer from the cache (`attempts: 0`), if any; cancellable.
+async fn cached(
+    cache: Option<&(Arc<dyn ResponseCache>, String)>,
+    cancel: &CancellationToken,
+    start: Instant,
+) -> Result<Option<Generation>, CallError> {
+    let Some((cache, key)) = cache else {
+        return Ok(None);
+    };
+    let hit = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(cancelled().into_call(0)),
+        hit = cache.get(key) => hit,
+    };
+    Ok(hit
+        .and_then(|v| serde_json::from_value::<Generation>(v).ok())
+        .map(|g| Generation {
+            attempts: 0,
+            latency_ms: start.elapsed().as_millis() as u64,
+            ..g
+        }))
+}
+
 fn finish(
     raw: RawGeneration,
     prompt: &str,
