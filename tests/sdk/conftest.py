@@ -14,7 +14,9 @@ working directory, so no ``assay.toml`` is read):
   fake-responses    responses         http://127.0.0.1:PORT/v1
   fake-completions  completions       http://127.0.0.1:PORT/v1
   fake-embeddings   embeddings        http://127.0.0.1:PORT/v1
-  auto: generation -> fake, judge -> fake-responses, embedding -> fake-embeddings
+  fake-asr          transcriptions    http://127.0.0.1:PORT/v1  (model = fake-whisper)
+  auto: generation -> fake, judge -> fake-responses, embedding -> fake-embeddings,
+        transcription -> fake-asr
 
 Webhooks (``WEBHOOK_ENV``; inherited ``ASSAY_WEBHOOKS_*`` variables are dropped): loopback
 targets allowed (``ASSAY_WEBHOOKS_ALLOW_NETWORKS=["127.0.0.0/8","::1/128"]``, for the
@@ -96,7 +98,10 @@ FAKE_MODEL_KINDS = {
     "fake-responses": "responses",
     "fake-completions": "completions",
     "fake-embeddings": "embeddings",
+    "fake-asr": "transcriptions",
 }
+# Upstream model names sent as `model` where it is not the entry's own name.
+FAKE_MODEL_NAMES = {"fake-asr": "fake-whisper"}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 # The running server and fake model, so a failing test's report can show their logs.
@@ -344,9 +349,12 @@ def _registry_env(fake_url: str) -> dict:
         key = name.upper()
         env[f"ASSAY_MODELS_{key}__KIND"] = kind
         env[f"ASSAY_MODELS_{key}__BASE_URL"] = fake_url + "/v1"
+        if name in FAKE_MODEL_NAMES:
+            env[f"ASSAY_MODELS_{key}__MODEL"] = FAKE_MODEL_NAMES[name]
     env["ASSAY_MODELS_AUTO__GENERATION"] = "fake"
     env["ASSAY_MODELS_AUTO__JUDGE"] = "fake-responses"
     env["ASSAY_MODELS_AUTO__EMBEDDING"] = "fake-embeddings"
+    env["ASSAY_MODELS_AUTO__TRANSCRIPTION"] = "fake-asr"
     return env
 
 
