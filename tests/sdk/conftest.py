@@ -20,7 +20,8 @@ working directory, so no ``assay.toml`` is read):
 
 Webhooks (``WEBHOOK_ENV``; inherited ``ASSAY_WEBHOOKS_*`` variables are dropped): loopback
 targets allowed (``ASSAY_WEBHOOKS_ALLOW_NETWORKS=["127.0.0.0/8","::1/128"]``, for the
-schedule tests' receivers), 2 s per delivery attempt, 1 s backoff base.
+schedule tests' receivers), 2 s per delivery attempt, 1 s backoff base; transcription audio
+URLs may point at loopback (``ASSAY_AUDIO_ALLOW_NETWORKS``, inherited ``ASSAY_AUDIO_*`` dropped).
 
 Hugging Face Hub (``hub_env``; inherited ``ASSAY_HUGGINGFACE_*`` and ``HF_TOKEN`` are
 dropped): the session also starts the fake Hub (``assay-fake-hub``) serving the fixture
@@ -366,6 +367,8 @@ WEBHOOK_ENV = {
     "ASSAY_WEBHOOKS_ALLOW_NETWORKS": '["127.0.0.0/8","::1/128"]',
     "ASSAY_WEBHOOKS_TIMEOUT_SECONDS": "2",
     "ASSAY_WEBHOOKS_BACKOFF_BASE_SECONDS": "1",
+    # Transcription tests serve their audio on loopback.
+    "ASSAY_AUDIO_ALLOW_NETWORKS": '["127.0.0.0/8","::1/128"]',
 }
 
 
@@ -386,7 +389,9 @@ def _start_server(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.upper().startswith(("ASSAY_MODELS_", "ASSAY_WEBHOOKS_", "ASSAY_HUGGINGFACE_"))
+        if not k.upper().startswith(
+            ("ASSAY_MODELS_", "ASSAY_WEBHOOKS_", "ASSAY_HUGGINGFACE_", "ASSAY_AUDIO_")
+        )
         and k.upper() not in ("ASSAY_CONFIG", "HF_TOKEN")
     }
     env.update(_registry_env(fake_url))

@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Sections of `assay.toml`; environment variables are read only for these.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "database",
     "storage",
@@ -20,6 +20,7 @@ const SECTIONS: [&str; 8] = [
     "executor",
     "webhooks",
     "huggingface",
+    "audio",
 ];
 
 /// The whole configuration.
@@ -48,6 +49,27 @@ pub struct Config {
     /// Where Hugging Face datasets are read from.
     #[serde(default)]
     pub huggingface: HuggingfaceSection,
+    /// Which networks transcription audio URLs may point into.
+    #[serde(default)]
+    pub audio: AudioSection,
+}
+
+/// The `[audio]` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSection {
+    /// Networks (CIDRs or addresses) a dataset's audio URLs may point into besides public
+    /// addresses, e.g. `["10.0.0.0/8"]` for an internal media server. Default: none.
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
+}
+
+impl AudioSection {
+    /// The networks audio URLs may reach.
+    pub fn policy(&self) -> anyhow::Result<assay_webhooks::TargetPolicy> {
+        assay_webhooks::TargetPolicy::parse_allow(&self.allow_networks)
+            .map_err(|e| anyhow::anyhow!("audio.allow_networks: {e}"))
+    }
 }
 
 /// The `[huggingface]` section.

@@ -242,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 sandbox,
                 assay_engine::ExecutorConfig {
                     hub: Some(config.huggingface.client()?),
+                    audio_targets: config.audio.policy()?,
                     ..config.executor.to_engine()
                 },
             );
@@ -353,7 +354,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let stages = Arc::new(
         assay_engine::sample::Stages::new(store.clone(), gateway, sandbox)
             .with_storage_wait(config.executor.to_engine().storage_wait)
-            .with_hub(config.huggingface.client()?),
+            .with_hub(config.huggingface.client()?)
+            .with_audio_targets(config.audio.policy()?),
     );
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();

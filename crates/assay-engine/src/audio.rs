@@ -1,6 +1,7 @@
 //! The audio clip of a transcription sample, read from its dataset row's `audio_column`: a
 //! base64 `data:` URI, an http(s) URL (fetched with a size cap and a timeout, no redirects),
-//! or a Hugging Face Audio value (`{"bytes": <base64>, "path": "clip.wav"}`).
+//! or a Hugging Face Audio value (`{"bytes": <base64>, "path": "clip.wav"}`). URLs may point
+//! only at public addresses unless the operator allows a network (`[audio] allow_networks`).
 
 use std::time::Duration;
 
@@ -120,6 +121,7 @@ pub async fn clip_from_row(
     row: &Map<String, Value>,
     column: &str,
     http: &reqwest::Client,
+    targets: &assay_webhooks::TargetPolicy,
 ) -> Result<AudioClip, AudioError> {
     match row.get(column) {
         None | Some(Value::Null) => Err(AudioError::Invalid(format!(
@@ -127,6 +129,11 @@ pub async fn clip_from_row(
         ))),
         Some(Value::String(s)) if s.starts_with("data:") => parse_data_uri(s),
         Some(Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => {
+            // Literal addresses and `localhost` are checked here; names resolving to a refused
+            // address are refused by the client's resolver.
+            targets.check_url(s).map_err(|why| {
+                AudioError::Unavailable(format!("fetching {s} is refused: {why}"))
+            })?;
             fetch(http, s).await
         }
         Some(Value::Object(audio)) => {
@@ -222,5 +229,27 @@ mod tests {
         assert!(parse_data_uri("data:audio/wav,plain").is_err());
         assert!(parse_data_uri("data:audio/wav;base64,!!").is_err());
         assert!(parse_data_uri("data:audio/wav;base64").is_err());
+    }
+
+    #[tokio::test]
+    async fn urls_into_private_networks_are_refused_unless_allowed() {
+        let http = reqwest::Client::new();
+        let policy = assay_webhooks::TargetPolicy::default();
+        for url in [
+            "http://127.0.0.1:9/clip.wav",
+            "http://localhost:9/clip.wav",
+            "http://10.1.2.3/clip.wav",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            let mut row = Map::new();
+            row.insert("audio".into(), Value::String(url.into()));
+            let err = clip_from_row(&row, "audio", &http, &policy)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, AudioError::Unavailable(m) if m.contains("refused")),
+                "{url}: {err}"
+            );
+        }
     }
 }

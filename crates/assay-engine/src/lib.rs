@@ -147,7 +147,8 @@ impl Engine {
         config: ExecutorConfig,
     ) -> Self {
         let mut stages = Stages::new(store.clone(), gateway.clone(), sandbox.clone())
-            .with_storage_wait(config.storage_wait);
+            .with_storage_wait(config.storage_wait)
+            .with_audio_targets(config.audio_targets.clone());
         if let Some(hub) = &config.hub {
             stages = stages.with_hub(hub.clone());
         }

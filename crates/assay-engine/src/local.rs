@@ -30,6 +30,8 @@ pub struct ExecutorConfig {
     pub storage_wait: Duration,
     /// Where Hugging Face datasets are read from (default: the public Hub, no token).
     pub hub: Option<assay_hub::HubClient>,
+    /// Networks transcription audio URLs may point into besides public addresses.
+    pub audio_targets: assay_webhooks::TargetPolicy,
 }
 
 impl Default for ExecutorConfig {
@@ -41,6 +43,7 @@ impl Default for ExecutorConfig {
             max_runs: 16,
             storage_wait: Duration::from_secs(600),
             hub: None,
+            audio_targets: assay_webhooks::TargetPolicy::default(),
         }
     }
 }

@@ -54,14 +54,25 @@ pub struct Stages {
     pub storage_wait: std::time::Duration,
     /// Where Hugging Face datasets are read from.
     pub hub: HubDatasets,
-    /// Fetches transcription tasks' audio given by URL (no redirects).
+    /// Fetches transcription tasks' audio given by URL (no redirects, no proxy, only the
+    /// networks `audio_targets` permits).
     pub http: reqwest::Client,
+    /// Which networks audio URLs may point into.
+    pub audio_targets: assay_webhooks::TargetPolicy,
 }
 
 /// A run ready for its sample stage: its record and manifest.
 pub struct PreparedRun {
     pub run: RunRecord,
     pub manifest: Manifest,
+}
+
+/// The client audio URLs are fetched with, guarded by `targets`.
+fn audio_client(targets: assay_webhooks::TargetPolicy) -> reqwest::Client {
+    assay_webhooks::guarded_client(targets)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
 }
 
 /// A client of the public Hub with no token (what [`Stages::new`] reads with until
@@ -86,12 +97,16 @@ impl Stages {
             graders: GraderRegistry::default(),
             storage_wait: std::time::Duration::from_secs(600),
             hub: HubDatasets::new(default_hub()),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http: audio_client(assay_webhooks::TargetPolicy::default()),
+            audio_targets: assay_webhooks::TargetPolicy::default(),
         }
+    }
+
+    /// The same stages fetching audio URLs only from public addresses and `targets`' networks.
+    pub fn with_audio_targets(mut self, targets: assay_webhooks::TargetPolicy) -> Self {
+        self.http = audio_client(targets.clone());
+        self.audio_targets = targets;
+        self
     }
 
     /// The same stages reading Hugging Face datasets through `hub`.
@@ -220,6 +235,7 @@ impl Stages {
             writer: self.writer.clone(),
             gateway: self.gateway.clone(),
             http: self.http.clone(),
+            audio_targets: self.audio_targets.clone(),
             judge_model: resolve_grader(
                 &self.gateway,
                 run.object.judge_model.as_deref(),
@@ -360,6 +376,8 @@ pub struct SampleContext {
     pub gateway: Gateway,
     /// Fetches transcription tasks' audio given by URL.
     pub http: reqwest::Client,
+    /// Which networks audio URLs may point into.
+    pub audio_targets: assay_webhooks::TargetPolicy,
     pub store: Store,
     pub sandbox: Sandbox,
     /// Who the run belongs to (grader files are read as them).
@@ -396,7 +414,7 @@ async fn call_model(
     }
     let column = task.dataset.audio_column.as_deref().unwrap_or("audio");
     let row = sample.dataset_row.clone().unwrap_or_default();
-    let clip = crate::audio::clip_from_row(&row, column, &ctx.http).await?;
+    let clip = crate::audio::clip_from_row(&row, column, &ctx.http, &ctx.audio_targets).await?;
     let target = match ctx
         .gateway
         .resolve(&sample.model, assay_models::Role::Transcription)

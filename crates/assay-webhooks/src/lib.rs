@@ -30,5 +30,5 @@ mod signing;
 
 pub use backoff::Backoff;
 pub use policy::TargetPolicy;
-pub use sender::{Message, Outcome, Sender, SenderConfig};
+pub use sender::{guarded_client, Message, Outcome, Sender, SenderConfig};
 pub use signing::{new_message_id, sign, WebhookSecret};

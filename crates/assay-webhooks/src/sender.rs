@@ -281,6 +281,20 @@ fn find_source<'e, E: StdError + 'static>(error: &'e (dyn StdError + 'static)) -
     None
 }
 
+/// An HTTP client builder guarded by `policy` like the webhook sender's: host names resolve
+/// only to addresses the policy permits (so a name pointing at a private address is refused
+/// at connect time), no redirects are followed and no proxy is used. Literal-IP URLs skip
+/// the resolver: check them with [`TargetPolicy::check_url`] before sending.
+pub fn guarded_client(policy: TargetPolicy) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .referer(false)
+        .dns_resolver(Arc::new(PolicyResolver {
+            policy: Arc::new(policy),
+        }))
+}
+
 /// Resolves host names with the system resolver, keeping only the addresses the policy
 /// permits.
 struct PolicyResolver {

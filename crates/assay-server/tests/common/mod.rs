@@ -120,6 +120,11 @@ impl TestServer {
                     })
                     .expect("hub client"),
                 ),
+                // Test audio is served on loopback.
+                audio_targets: assay_webhooks::TargetPolicy::parse_allow(&[
+                    "127.0.0.0/8".to_string()
+                ])
+                .expect("audio targets"),
                 ..Default::default()
             },
         );
