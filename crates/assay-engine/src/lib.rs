@@ -226,12 +226,6 @@ impl Engine {
         self.dispatcher.cancel(run_id);
     }
 
-    /// Whether `model` names a candidate model this server can call (no IO); the error
-    /// says why not.
-    pub fn check_model(&self, model: &str) -> Result<(), String> {
-        self.check_model_for(model, Role::Generation)
-    }
-
     /// Whether `model` names a model this server can call for `role` (no IO).
     pub fn check_model_for(&self, model: &str, role: Role) -> Result<(), String> {
         self.gateway
