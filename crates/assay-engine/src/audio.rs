@@ -116,8 +116,42 @@ fn decode_base64(data: &str) -> Result<Vec<u8>, AudioError> {
         .map_err(|e| AudioError::Invalid(format!("the audio is not valid base64: {e}")))
 }
 
-/// Reads the clip in `row[column]`; `http` fetches URLs.
-pub async fn clip_from_row(
+/// Reads clips from dataset rows, fetching URLs with a client guarded by the networks the
+/// operator allows (public addresses only by default).
+#[derive(Clone)]
+pub struct AudioReader {
+    http: reqwest::Client,
+    targets: assay_webhooks::TargetPolicy,
+}
+
+impl Default for AudioReader {
+    fn default() -> Self {
+        Self::new(assay_webhooks::TargetPolicy::default())
+    }
+}
+
+impl AudioReader {
+    /// A reader whose URLs may point at public addresses and `targets`' networks.
+    pub fn new(targets: assay_webhooks::TargetPolicy) -> Self {
+        let http = assay_webhooks::guarded_client(targets.clone())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self { http, targets }
+    }
+
+    /// Reads the clip in `row[column]`.
+    pub async fn clip_from_row(
+        &self,
+        row: &Map<String, Value>,
+        column: &str,
+    ) -> Result<AudioClip, AudioError> {
+        clip_from_row(row, column, &self.http, &self.targets).await
+    }
+}
+
+/// Reads the clip in `row[column]`; `http` fetches URLs the `targets` permit.
+async fn clip_from_row(
     row: &Map<String, Value>,
     column: &str,
     http: &reqwest::Client,

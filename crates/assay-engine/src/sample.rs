@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::audio::AudioReader;
 use crate::embedding_task::{embedding_metric_ids, EmbeddingStage};
 use crate::finalize::finalize;
 use crate::graded::{
@@ -54,25 +55,14 @@ pub struct Stages {
     pub storage_wait: std::time::Duration,
     /// Where Hugging Face datasets are read from.
     pub hub: HubDatasets,
-    /// Fetches transcription tasks' audio given by URL (no redirects, no proxy, only the
-    /// networks `audio_targets` permits).
-    pub http: reqwest::Client,
-    /// Which networks audio URLs may point into.
-    pub audio_targets: assay_webhooks::TargetPolicy,
+    /// Reads transcription tasks' clips (URLs only into the networks the operator allows).
+    pub audio: AudioReader,
 }
 
 /// A run ready for its sample stage: its record and manifest.
 pub struct PreparedRun {
     pub run: RunRecord,
     pub manifest: Manifest,
-}
-
-/// The client audio URLs are fetched with, guarded by `targets`.
-fn audio_client(targets: assay_webhooks::TargetPolicy) -> reqwest::Client {
-    assay_webhooks::guarded_client(targets)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
 }
 
 /// A client of the public Hub with no token (what [`Stages::new`] reads with until
@@ -97,15 +87,13 @@ impl Stages {
             graders: GraderRegistry::default(),
             storage_wait: std::time::Duration::from_secs(600),
             hub: HubDatasets::new(default_hub()),
-            http: audio_client(assay_webhooks::TargetPolicy::default()),
-            audio_targets: assay_webhooks::TargetPolicy::default(),
+            audio: AudioReader::default(),
         }
     }
 
     /// The same stages fetching audio URLs only from public addresses and `targets`' networks.
     pub fn with_audio_targets(mut self, targets: assay_webhooks::TargetPolicy) -> Self {
-        self.http = audio_client(targets.clone());
-        self.audio_targets = targets;
+        self.audio = AudioReader::new(targets);
         self
     }
 
@@ -234,8 +222,7 @@ impl Stages {
             python,
             writer: self.writer.clone(),
             gateway: self.gateway.clone(),
-            http: self.http.clone(),
-            audio_targets: self.audio_targets.clone(),
+            audio: self.audio.clone(),
             judge_model: resolve_grader(
                 &self.gateway,
                 run.object.judge_model.as_deref(),
@@ -374,10 +361,8 @@ fn flatten(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resu
 pub struct SampleContext {
     pub writer: SampleWriter,
     pub gateway: Gateway,
-    /// Fetches transcription tasks' audio given by URL.
-    pub http: reqwest::Client,
-    /// Which networks audio URLs may point into.
-    pub audio_targets: assay_webhooks::TargetPolicy,
+    /// Reads transcription tasks' clips.
+    pub audio: AudioReader,
     pub store: Store,
     pub sandbox: Sandbox,
     /// Who the run belongs to (grader files are read as them).
@@ -413,8 +398,9 @@ async fn call_model(
             .await);
     }
     let column = task.dataset.audio_column.as_deref().unwrap_or("audio");
-    let row = sample.dataset_row.clone().unwrap_or_default();
-    let clip = crate::audio::clip_from_row(&row, column, &ctx.http, &ctx.audio_targets).await?;
+    let no_row = serde_json::Map::new();
+    let row = sample.dataset_row.as_ref().unwrap_or(&no_row);
+    let clip = ctx.audio.clip_from_row(row, column).await?;
     let target = match ctx
         .gateway
         .resolve(&sample.model, assay_models::Role::Transcription)
