@@ -106,6 +106,13 @@ pub enum Fired {
     NotClaimed,
 }
 
+/// How a fire's transaction ended: with its outcome, or with a run inserted (read back after
+/// the commit).
+enum FireStep {
+    Done(Fired),
+    Inserted(String),
+}
+
 const UNFINISHED: &str = "('queued', 'in_progress', 'finalizing', 'cancelling')";
 
 const SCHEDULE_COLUMNS: &str = "schedules.id, schedules.org_id, schedules.team_id, schedules.user_id, \
@@ -392,7 +399,7 @@ impl Store {
                 .rows_affected()
                     == 1;
                 if !claimed {
-                    return Ok((Fired::NotClaimed, None));
+                    return Ok(FireStep::Done(Fired::NotClaimed));
                 }
                 let row = sqlx::query(&format!(
                     "SELECT schedules.overlap_policy, schedules.org_id, schedules.team_id, schedules.user_id, \
@@ -408,12 +415,12 @@ impl Store {
                     .ok_or_else(|| StoreError::Corrupt(format!("overlap policy {policy:?}")))?;
                 let busy = read_flag(&row, "busy")?;
                 let Some(run) = run else {
-                    return Ok((Fired::Refused, None));
+                    return Ok(FireStep::Done(Fired::Refused));
                 };
                 if busy {
                     match policy {
                         OverlapPolicy::AllowAll => {}
-                        OverlapPolicy::Skip => return Ok((Fired::Skipped, None)),
+                        OverlapPolicy::Skip => return Ok(FireStep::Done(Fired::Skipped)),
                         OverlapPolicy::BufferOne if kind == FireKind::Buffered => {
                             // Released too early: keep waiting (the claim is rolled back).
                             return Err(StoreError::Conflict("still busy".into()));
@@ -426,14 +433,11 @@ impl Store {
                             .execute(&mut *conn)
                             .await?
                             .rows_affected();
-                            return Ok((
-                                if kept == 1 {
-                                    Fired::Buffered
-                                } else {
-                                    Fired::Skipped
-                                },
-                                None,
-                            ));
+                            return Ok(FireStep::Done(if kept == 1 {
+                                Fired::Buffered
+                            } else {
+                                Fired::Skipped
+                            }));
                         }
                     }
                 }
@@ -454,19 +458,14 @@ impl Store {
                     }),
                 )
                 .await?;
-                Ok((Fired::NotClaimed, Some(id)))
+                Ok(FireStep::Inserted(id))
             })
             .await;
-        let (fired, run_id) = match outcome {
-            Ok(v) => v,
-            Err(StoreError::Conflict(_)) if kind == FireKind::Buffered => {
-                return Ok(Fired::NotClaimed)
-            }
-            Err(e) => return Err(e),
-        };
-        match run_id {
-            Some(id) => Ok(Fired::Started(Box::new(self.run_record(&id).await?))),
-            None => Ok(fired),
+        match outcome {
+            Ok(FireStep::Done(fired)) => Ok(fired),
+            Ok(FireStep::Inserted(id)) => Ok(Fired::Started(Box::new(self.run_record(&id).await?))),
+            Err(StoreError::Conflict(_)) if kind == FireKind::Buffered => Ok(Fired::NotClaimed),
+            Err(e) => Err(e),
         }
     }
 
