@@ -163,7 +163,8 @@ impl From<assay_store::StoreError> for Cached {
 }
 
 /// A Hub problem as a run error naming the dataset's field; `HubError`'s message says what
-/// to check. A passing outage of the Hub is retried by the stage.
+/// to check. The client has already retried a passing outage (5xx, 429, network errors);
+/// one that outlasts its retries fails the run too.
 fn hub_problem(at: DatasetRef<'_>, e: HubError) -> PlanError {
     if e.is_transient() {
         return PlanError::Dataset(format!("{}: {e}", at.describe()));
@@ -195,7 +196,7 @@ impl BlobSource {
         }
     }
 
-    fn unreadable(&self, e: impl std::fmt::Display) -> HubError {
+    fn unavailable(&self, e: impl std::fmt::Display) -> HubError {
         HubError::Unavailable {
             repo: self.repo.clone(),
             reason: format!("reading the cached copy of {}: {e}", self.path),
@@ -218,7 +219,7 @@ impl ByteSource for BlobSource {
             .blobs()
             .get_range(&self.key, start, end)
             .await
-            .map_err(|e| self.unreadable(e))
+            .map_err(|e| self.unavailable(e))
     }
 
     async fn stream(&self) -> Result<ByteStream, HubError> {
@@ -229,7 +230,7 @@ impl ByteSource for BlobSource {
             .blobs()
             .get_stream(&self.key)
             .await
-            .map_err(|e| self.unreadable(e))?;
+            .map_err(|e| self.unavailable(e))?;
         Ok(stream
             .map_err(move |e| HubError::Unavailable {
                 repo: repo.clone(),
