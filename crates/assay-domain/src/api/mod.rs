@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod files;
+pub mod historical;
 pub mod leaderboards;
 pub mod list;
 pub mod patch;
@@ -13,6 +14,7 @@ pub mod trajectories;
 
 pub use agents::*;
 pub use files::*;
+pub use historical::*;
 pub use leaderboards::*;
 pub use list::*;
 pub use patch::*;

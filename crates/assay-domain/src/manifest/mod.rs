@@ -27,7 +27,7 @@ pub use python::{
     GraderContract, GraderExecution, ModelAccess, PreprocessorContract, PythonGrader,
     PythonPreprocessor, PythonType, MAX_TIMEOUT_SECONDS,
 };
-pub use validate::validate_manifest;
+pub use validate::{is_hub_repo_id, validate_manifest};
 
 use crate::error::{field, index, ValidationError};
 use serde::{Deserialize, Serialize};

@@ -222,7 +222,7 @@ fn validate_dataset(ds: &mut Dataset, p: &str) -> Check {
 
 /// Whether `id` names a Hub repository: `name` or `owner/name`, each part of ASCII letters,
 /// digits, `-`, `_` and `.`, not starting or ending with `.` or `-` (so no `..` or URL syntax).
-fn is_hub_repo_id(id: &str) -> bool {
+pub fn is_hub_repo_id(id: &str) -> bool {
     let parts: Vec<&str> = id.split('/').collect();
     parts.len() <= 2
         && parts.iter().all(|p| {
