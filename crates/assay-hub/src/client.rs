@@ -44,6 +44,16 @@ struct TreeEntry {
     size: u64,
 }
 
+/// `n` bytes in the largest binary unit that divides it evenly (`8 MiB`), else in bytes.
+fn human_bytes(n: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
 /// Whether `s` is a full commit id: 40 lowercase hex digits.
 pub fn is_commit(s: &str) -> bool {
     s.len() == 40
@@ -268,15 +278,26 @@ impl HubClient {
         ])
     }
 
-    async fn small_text(
+    /// The whole of file `path` of dataset `repo` at `commit` (`size`: its size from the
+    /// listing, when known), refused as [`HubError::Unreadable`] once it passes `max_bytes`.
+    pub async fn read_file(
         &self,
         repo: &str,
         commit: &str,
         path: &str,
-        size: u64,
-    ) -> Result<String, HubError> {
-        if size > MAX_CARD_BYTES {
-            return Err(HubError::unreadable(repo, path, "larger than 8 MiB"));
+        size: Option<u64>,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, HubError> {
+        Self::check_repo(repo)?;
+        let too_large = || {
+            HubError::unreadable(
+                repo,
+                path,
+                format!("larger than {}", human_bytes(max_bytes)),
+            )
+        };
+        if size.is_some_and(|s| s > max_bytes) {
+            return Err(too_large());
         }
         let source = HttpSource::new(
             self.http.clone(),
@@ -284,16 +305,29 @@ impl HubClient {
             repo,
             path,
             None,
-            Some(size),
+            size,
         );
         let mut stream = source.stream().await?;
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk?);
-            if bytes.len() as u64 > MAX_CARD_BYTES {
-                return Err(HubError::unreadable(repo, path, "larger than 8 MiB"));
+            if bytes.len() as u64 > max_bytes {
+                return Err(too_large());
             }
         }
+        Ok(bytes)
+    }
+
+    async fn small_text(
+        &self,
+        repo: &str,
+        commit: &str,
+        path: &str,
+        size: u64,
+    ) -> Result<String, HubError> {
+        let bytes = self
+            .read_file(repo, commit, path, Some(size), MAX_CARD_BYTES)
+            .await?;
         String::from_utf8(bytes).map_err(|_| HubError::unreadable(repo, path, "not UTF-8 text"))
     }
 
