@@ -134,6 +134,9 @@ fn resolve_trials(
                 .as_ref()
                 .and_then(|p| phase_seconds(p, "agent_execution")),
             phase_timings,
+            dataset_row: None,
+            extracted_output: None,
+            tokens_estimated: false,
         });
     }
     Ok(out)
@@ -176,7 +179,7 @@ pub async fn import_agent_run(
         suite_version: number,
         suite_version_id: version_id,
         model: req.model,
-        agent_name: req.agent_name,
+        agent_name: Some(req.agent_name),
         agent_version: req.agent_version,
         agent_effort: req.agent_effort,
         reported_cost_usd: req.cost_usd,
@@ -191,7 +194,7 @@ pub async fn import_agent_run(
         finalize: req.finalize.unwrap_or(true),
     };
     match store
-        .import_agent_run(caller, &run, &trials, write, refresh_for(&manifest))
+        .write_imported_run(caller, &run, &trials, write, refresh_for(&manifest))
         .await?
     {
         ImportOutcome::Created(run) => Ok((run, true)),

@@ -1,5 +1,5 @@
-//! Imported coding-agent runs: a harness job's trials written as a run's samples, never
-//! executed.
+//! Imported runs: a harness job's trials (coding-agent imports) or another tool's logged
+//! samples (lm-evaluation-harness results) written as a run's samples, never executed.
 //!
 //! Every write — an import, an appended batch — commits the trials and everything derived
 //! from them in one transaction: the run's counts, spend, timing and per-score summaries
@@ -26,7 +26,9 @@ pub struct NewImportedRun {
     pub suite_version: i64,
     pub suite_version_id: String,
     pub model: String,
-    pub agent_name: String,
+    /// The coding agent; `None` for runs that are not agent runs (they stay off the agent
+    /// leaderboard).
+    pub agent_name: Option<String>,
     pub agent_version: Option<String>,
     pub agent_effort: Option<String>,
     /// The job's total spend as reported; the run's `cost_usd` falls back to the trials' sum.
@@ -58,6 +60,12 @@ pub struct NewTrial {
     pub phase_timings: Option<Map<String, Value>>,
     /// Wall seconds of the `agent_execution` phase, when timed.
     pub agent_seconds: Option<f64>,
+    /// The dataset row the sample was made from.
+    pub dataset_row: Option<Map<String, Value>>,
+    /// The answer as extracted from the output.
+    pub extracted_output: Option<String>,
+    /// Whether the token figures were counted from the text rather than reported.
+    pub tokens_estimated: bool,
 }
 
 /// What an import did.
@@ -101,7 +109,7 @@ impl Store {
     /// Writes an imported run with its trials, `in_progress` or (when `write.finalize`)
     /// `completed`. With an idempotency key the caller's team already used, nothing is
     /// written and the earlier run is returned — also when several imports race.
-    pub async fn import_agent_run(
+    pub async fn write_imported_run(
         &self,
         owner: &Principal,
         run: &NewImportedRun,
@@ -235,17 +243,18 @@ async fn write_trials(
         sqlx::query(
             "INSERT INTO samples (id, run_id, task_id, model, sample_index, status, prompt, target, \
              output_text, scores, error, cost_usd, input_tokens, output_tokens, cached_tokens, \
-             reasoning_tokens, tokens_estimated, phase_timings, agent_seconds, attempts, created_at, \
-             updated_at, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, 1, \
-             $19, $19, $19) \
+             reasoning_tokens, tokens_estimated, phase_timings, agent_seconds, dataset_row, \
+             extracted_output, attempts, created_at, updated_at, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+             $20, $21, 1, $22, $22, $22) \
              ON CONFLICT (run_id, task_id, model, sample_index) DO UPDATE SET status = excluded.status, \
              prompt = excluded.prompt, target = excluded.target, output_text = excluded.output_text, \
              scores = excluded.scores, error = excluded.error, cost_usd = excluded.cost_usd, \
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, \
              cached_tokens = excluded.cached_tokens, reasoning_tokens = excluded.reasoning_tokens, \
-             tokens_estimated = 0, phase_timings = excluded.phase_timings, \
-             agent_seconds = excluded.agent_seconds, updated_at = excluded.updated_at, \
+             tokens_estimated = excluded.tokens_estimated, phase_timings = excluded.phase_timings, \
+             agent_seconds = excluded.agent_seconds, dataset_row = excluded.dataset_row, \
+             extracted_output = excluded.extracted_output, updated_at = excluded.updated_at, \
              completed_at = excluded.completed_at",
         )
         .bind(ids::new_id(ids::SAMPLE))
@@ -264,8 +273,11 @@ async fn write_trials(
         .bind(t.output_tokens)
         .bind(t.cached_tokens)
         .bind(t.reasoning_tokens)
+        .bind(i64::from(t.tokens_estimated))
         .bind(t.phase_timings.as_ref().map(to_json))
         .bind(t.agent_seconds)
+        .bind(t.dataset_row.as_ref().map(to_json))
+        .bind(&t.extracted_output)
         .bind(now)
         // Not cached: the `Any` driver types a missing float as float4 on Postgres, which a
         // statement prepared with a present float8 would refuse.

@@ -156,6 +156,25 @@ impl Store {
         read_suite(caller, &row)
     }
 
+    /// The caller's newest live suite named exactly `name`, if any.
+    pub async fn newest_owned_suite_named(
+        &self,
+        caller: &Principal,
+        name: &str,
+    ) -> Result<Option<SuiteObject>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {SUITE_COLUMNS} FROM suites WHERE suites.deleted_at IS NULL AND suites.name = "
+        ));
+        sql.param();
+        sql.push(" AND ");
+        push_reach(&mut sql, "suites", Reach::Owned);
+        sql.push(" ORDER BY suites.seq DESC LIMIT 1");
+        let row = bind_visible(sqlx::query(&sql.text).bind(name), caller)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| read_suite(caller, r)).transpose()
+    }
+
     /// A page of the suites within the caller's reach, newest first.
     pub async fn list_suites(
         &self,

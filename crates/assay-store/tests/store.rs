@@ -1321,13 +1321,16 @@ async fn imported_runs_upsert_trials_and_summarize_them() {
             reasoning_tokens: None,
             phase_timings: None,
             agent_seconds: Some(2.5),
+            dataset_row: None,
+            extracted_output: None,
+            tokens_estimated: false,
         };
         let run = NewImportedRun {
             suite_id: s.id.clone(),
             suite_version: 1,
             suite_version_id: v.id.clone(),
             model: "m".into(),
-            agent_name: "omp".into(),
+            agent_name: Some("omp".into()),
             agent_version: None,
             agent_effort: Some("high".into()),
             reported_cost_usd: None,
@@ -1342,7 +1345,7 @@ async fn imported_runs_upsert_trials_and_summarize_them() {
             finalize: false,
         };
         let created = match store
-            .import_agent_run(
+            .write_imported_run(
                 &me,
                 &run,
                 &[trial("a", 0, 1.0, Some(0.5))],
@@ -1362,7 +1365,7 @@ async fn imported_runs_upsert_trials_and_summarize_them() {
         assert_eq!(created.object.request_counts.total, 5);
         assert!(matches!(
             store
-                .import_agent_run(&me, &run, &[], open, TokensOnly(Default::default()))
+                .write_imported_run(&me, &run, &[], open, TokensOnly(Default::default()))
                 .await
                 .unwrap(),
             ImportOutcome::Existing(r) if r.object.id == id
@@ -1587,6 +1590,9 @@ async fn agent_board_runs_read_the_summaries_of_completed_agent_runs() {
             reasoning_tokens: None,
             phase_timings: None,
             agent_seconds: cost.map(|_| 1.5),
+            dataset_row: None,
+            extracted_output: None,
+            tokens_estimated: false,
         };
         let import = |agent: &str,
                       model: &str,
@@ -1598,7 +1604,7 @@ async fn agent_board_runs_read_the_summaries_of_completed_agent_runs() {
                 suite_version: 1,
                 suite_version_id: v.id.clone(),
                 model: model.into(),
-                agent_name: agent.into(),
+                agent_name: Some(agent.into()),
                 agent_version: Some("1.2".into()),
                 agent_effort: None,
                 reported_cost_usd: reported,
@@ -1616,7 +1622,7 @@ async fn agent_board_runs_read_the_summaries_of_completed_agent_runs() {
                     finalize,
                 };
                 match store
-                    .import_agent_run(&me, &run, &trials, write, TokensOnly(Default::default()))
+                    .write_imported_run(&me, &run, &trials, write, TokensOnly(Default::default()))
                     .await
                     .unwrap()
                 {
