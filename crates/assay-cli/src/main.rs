@@ -318,6 +318,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config: Arc::new(config.server.clone()),
         engine: engine.clone(),
         schedules,
+        results_hub: assay_engine::historical::ResultsHub::new(&config.huggingface.endpoint),
     };
     assay_server::serve(listener, state, shutdown_signal()).await?;
     stop.cancel();

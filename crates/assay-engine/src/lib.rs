@@ -24,6 +24,7 @@ pub mod dataset_check;
 pub mod embedding_task;
 pub mod finalize;
 pub mod graded;
+pub mod historical;
 pub mod hub_datasets;
 pub mod imports;
 pub mod leaderboard;

@@ -218,3 +218,15 @@ impl From<assay_engine::schedules::ScheduleError> for ApiError {
         }
     }
 }
+
+impl From<assay_engine::historical::HistoricalImportError> for ApiError {
+    fn from(e: assay_engine::historical::HistoricalImportError) -> Self {
+        use assay_engine::historical::HistoricalImportError;
+        match e {
+            HistoricalImportError::Invalid(v) => ApiError::Invalid(v),
+            HistoricalImportError::Unavailable(m) => ApiError::Unavailable(m),
+            HistoricalImportError::Corrupt(m) => ApiError::Internal(m),
+            HistoricalImportError::Store(e) => e.into(),
+        }
+    }
+}

@@ -80,6 +80,8 @@ pub struct AppState {
     pub engine: assay_engine::Engine,
     /// Schedules: the API's service, over the executor's way of firing them.
     pub schedules: assay_engine::schedules::Schedules,
+    /// Where historical imports read lm-eval results from (`[huggingface] endpoint`).
+    pub results_hub: assay_engine::historical::ResultsHub,
 }
 
 #[derive(OpenApi)]
@@ -167,7 +169,9 @@ impl Modify for ErrorResponses {
 
 /// The API routes with their OpenAPI description, built from one table so they cannot drift.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{agents, files, health, runs, schedules, shares, suites, trajectories};
+    use routes::{
+        agents, files, health, historical, runs, schedules, shares, suites, trajectories,
+    };
     let uploads = OpenApiRouter::new()
         .routes(routes!(files::upload_file, files::list_files))
         // The upload streams to blob storage and enforces its own size limit.
@@ -198,6 +202,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::cancel_run))
         .routes(routes!(agents::import_agent_run))
         .routes(routes!(agents::append_agent_trials))
+        .routes(routes!(historical::import_huggingface_results))
         .routes(routes!(runs::retry_run))
         .routes(routes!(runs::rerun_failed_samples))
         .routes(routes!(runs::get_run_overview))

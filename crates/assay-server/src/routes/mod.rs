@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod files;
 pub mod health;
+pub mod historical;
 pub mod runs;
 pub mod schedules;
 pub mod shares;

@@ -163,6 +163,18 @@ impl TestServer {
             config: Arc::new(config),
             engine: engine.clone(),
             schedules: Schedules::new(firing, scheduler.clone(), clock.clone(), targets),
+            // Quick retries: a test of a Hub outage need not wait out real backoff.
+            results_hub: assay_engine::historical::ResultsHub::with_options(
+                hub.url(),
+                assay_hub::ClientOptions {
+                    retry: assay_hub::RetryPolicy {
+                        max_attempts: 3,
+                        base_delay: std::time::Duration::from_millis(5),
+                        max_delay: std::time::Duration::from_millis(20),
+                    },
+                    ..Default::default()
+                },
+            ),
         };
         tokio::spawn(async move {
             let _ = assay_server::serve(listener, state, async {
