@@ -27,7 +27,11 @@ Hugging Face Hub (``hub_env``; inherited ``ASSAY_HUGGINGFACE_*`` and ``HF_TOKEN`
 dropped): the session also starts the fake Hub (``assay-fake-hub``) serving the fixture
 repository crates/assay-hub/tests/fixtures/hub_repo three times, as ``acme/fixture``
 (public), ``acme/private`` (private, readable with ``HUB_TOKEN``) and ``acme/locked``
-(private, readable only with ``HUB_LOCKED_TOKEN``); the server gets
+(private, readable only with ``HUB_LOCKED_TOKEN``), and the lm-eval output fixture
+crates/assay-lmeval/tests/fixtures (written by real lm-eval with
+tests/reference/make_lmeval_fixture.py) as ``meetkai/lm-eval-harness-result`` — the historical
+import's default repository — private to ``HUB_IMPORT_TOKEN``, a caller's token the server is
+never given; the server gets
 ``ASSAY_HUGGINGFACE_ENDPOINT`` = the fake's URL and ``HF_TOKEN`` = ``HUB_TOKEN``, so it can
 read the first two and is refused the third, and no run ever reaches the real Hub.
 
@@ -75,14 +79,27 @@ DEFAULT_FAKE_HUB_BIN = REPO_ROOT / "target" / "debug" / "assay-fake-hub"
 # The dataset repository written by tests/reference/make_hub_reference.py with Python
 # `datasets`/pyarrow (configs `main`, the default, and `audio`; raw/qa.jsonl; raw/scores.csv).
 HUB_FIXTURE_REPO = REPO_ROOT / "crates" / "assay-hub" / "tests" / "fixtures" / "hub_repo"
-# The session server's Hub token (HF_TOKEN), and another one only `acme/locked` accepts.
+# lm-eval's own output (results and samples files of two runs), for the historical import.
+LMEVAL_FIXTURE_DIR = REPO_ROOT / "crates" / "assay-lmeval" / "tests" / "fixtures"
+# The session server's Hub token (HF_TOKEN), another one only `acme/locked` accepts, and a
+# caller's token for historical imports (sent in X-HuggingFace-Token; the server never has it).
 HUB_TOKEN = "hf_assay_sdk_server_token"
 HUB_LOCKED_TOKEN = "hf_assay_sdk_someone_elses_token"
-# Repository -> the token it is private to (None: public); each holds the fixture repository.
+HUB_IMPORT_TOKEN = "hf_assay_sdk_callers_import_token"
+# Repository -> the token it is private to (None: public); the `acme/` ones hold the fixture
+# repository.
 HUB_REPOS: Dict[str, Optional[str]] = {
     "acme/fixture": None,
     "acme/private": HUB_TOKEN,
     "acme/locked": HUB_LOCKED_TOKEN,
+    "meetkai/lm-eval-harness-result": HUB_IMPORT_TOKEN,
+}
+# Repository -> the directory it serves.
+HUB_REPO_DIRS: Dict[str, Path] = {
+    "acme/fixture": HUB_FIXTURE_REPO,
+    "acme/private": HUB_FIXTURE_REPO,
+    "acme/locked": HUB_FIXTURE_REPO,
+    "meetkai/lm-eval-harness-result": LMEVAL_FIXTURE_DIR,
 }
 
 # 40+ characters, shaped like a minted key; only ever used against a throwaway data dir.
@@ -316,7 +333,7 @@ def _start_fake_hub(binary: Path, stderr_path: Path) -> tuple[subprocess.Popen, 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_FAKE_HUB_")}
     argv = [str(binary), "--bind", "127.0.0.1:0"]
     for repo, token in HUB_REPOS.items():
-        argv += ["--repo", f"{repo}={HUB_FIXTURE_REPO}"]
+        argv += ["--repo", f"{repo}={HUB_REPO_DIRS[repo]}"]
         if token is not None:
             argv += ["--private", f"{repo}={token}"]
     proc, url, lines = _spawn_reading(

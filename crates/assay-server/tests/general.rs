@@ -133,6 +133,7 @@ async fn openapi_describes_exactly_the_routes() {
         "POST /api/v1/llm/evals/runs/{run_id}/cancel",
         "POST /api/v1/llm/evals/runs/{run_id}/retry",
         "POST /api/v1/llm/evals/imports/agent-run",
+        "POST /api/v1/llm/evals/imports/huggingface-results",
         "POST /api/v1/llm/evals/runs/{run_id}/trials",
         "POST /api/v1/llm/evals/runs/{run_id}/rerun-failed",
         "GET /api/v1/llm/evals/runs/{run_id}/overview",
