@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use reqwest::Client;
 use serde_json::Value;
 
-use crate::config::EndpointKind;
+use crate::config::{EndpointKind, Role};
 use crate::error::{AttemptError, ErrorKind};
 use crate::gateway::ResolvedModel;
 use crate::request::{embeddings_body, generation_body};
@@ -56,6 +56,15 @@ pub trait ModelBackend: Send + Sync {
                 format!("endpoint {} cannot transcribe audio", target.endpoint),
             ))
         })
+    }
+
+    /// Whether this backend can serve `role` at all. The gateway asks when it resolves a model
+    /// for a role whose endpoint kind allows it: a `local` endpoint is one kind for every sort of
+    /// model, so only its backend knows whether it generates, embeds or transcribes. The default
+    /// serves every role the kind allows.
+    fn serves(&self, role: Role) -> bool {
+        let _ = role;
+        true
     }
 }
 

@@ -52,6 +52,8 @@ pub enum EndpointKind {
     Transcriptions,
     /// A model run in-process. No backend is built in: one must be registered with
     /// [`GatewayBuilder::backend`](crate::GatewayBuilder::backend) under the endpoint's name.
+    /// The kind allows every role; the backend says which it serves
+    /// ([`ModelBackend::serves`](crate::ModelBackend::serves)).
     Local,
 }
 

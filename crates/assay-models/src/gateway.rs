@@ -256,6 +256,24 @@ impl GatewayBuilder {
                 },
             );
         }
+        for role in [
+            Role::Generation,
+            Role::Judge,
+            Role::Embedding,
+            Role::Transcription,
+        ] {
+            let Some(name) = self.config.auto.for_role(role) else {
+                continue;
+            };
+            if let Some(ep) = endpoints.get(name) {
+                if !ep.backend.serves(role) {
+                    return Err(ConfigError::new(
+                        format!("auto.{role}"),
+                        unserved(name, ep.config.kind, role),
+                    ));
+                }
+            }
+        }
         Ok(Gateway {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -272,6 +290,11 @@ impl GatewayBuilder {
 struct Budget {
     attempts: u32,
     retries: u32,
+}
+
+/// Why endpoint `name` of `kind` cannot serve `role` although its kind could.
+fn unserved(name: &str, kind: EndpointKind, role: Role) -> String {
+    format!("{name:?} is a {kind} model that cannot serve the {role} role")
 }
 
 fn cancelled() -> AttemptError {
@@ -305,9 +328,18 @@ impl Gateway {
         &self.inner.config
     }
 
-    /// Resolves a run's model id for `role` (see [`ModelsConfig::resolve`]). No IO.
+    /// Resolves a run's model id for `role` (see [`ModelsConfig::resolve`]), also refusing an
+    /// endpoint whose backend cannot serve the role ([`ModelBackend::serves`]: a local
+    /// transcription model named as a generator, say). No IO.
     pub fn resolve(&self, model: &str, role: Role) -> Result<ResolvedModel, UnknownModel> {
-        self.inner.config.resolve(model, role)
+        let resolved = self.inner.config.resolve(model, role)?;
+        match self.inner.endpoints.get(&resolved.endpoint) {
+            Some(ep) if !ep.backend.serves(role) => Err(UnknownModel {
+                model: model.to_string(),
+                reason: unserved(&resolved.endpoint, ep.config.kind, role),
+            }),
+            _ => Ok(resolved),
+        }
     }
 
     fn endpoint(&self, target: &ResolvedModel) -> Result<&EndpointState, CallError> {
@@ -780,6 +812,74 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.path, "nope");
+    }
+
+    /// A local backend that only transcribes.
+    struct Transcriber;
+
+    impl ModelBackend for Transcriber {
+        fn generation_request(
+            &self,
+            _: &ResolvedModel,
+            _: &str,
+            _: &GenerationConfig,
+        ) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+
+        fn generate<'a>(
+            &'a self,
+            _: &'a ResolvedModel,
+            _: &'a serde_json::Value,
+        ) -> futures::future::BoxFuture<'a, Result<RawGeneration, AttemptError>> {
+            Box::pin(async { Err(AttemptError::new(ErrorKind::BadRequest, "no")) })
+        }
+
+        fn embed<'a>(
+            &'a self,
+            _: &'a ResolvedModel,
+            _: &'a [String],
+        ) -> futures::future::BoxFuture<'a, Result<crate::RawEmbeddings, AttemptError>> {
+            Box::pin(async { Err(AttemptError::new(ErrorKind::BadRequest, "no")) })
+        }
+
+        fn serves(&self, role: Role) -> bool {
+            role == Role::Transcription
+        }
+    }
+
+    #[test]
+    fn a_local_backend_serves_only_its_own_roles() {
+        let toml = "[asr]\nkind = \"local\"\npath = \"asr\"\n[auto]\ntranscription = \"asr\"\n";
+        let c: ModelsConfig = toml::from_str(toml).unwrap();
+        let gateway = Gateway::builder(c.clone())
+            .backend("asr", Arc::new(Transcriber))
+            .build()
+            .unwrap();
+        assert_eq!(
+            gateway
+                .resolve("auto", Role::Transcription)
+                .unwrap()
+                .endpoint,
+            "asr"
+        );
+        for role in [Role::Generation, Role::Judge, Role::Embedding] {
+            let e = gateway.resolve("asr", role).unwrap_err();
+            assert!(
+                e.reason.contains(&format!("cannot serve the {role} role")),
+                "{e}"
+            );
+        }
+        // The registry alone cannot tell: a local entry may be any sort of model.
+        assert!(c.resolve("asr", Role::Generation).is_ok());
+
+        let mut c = c;
+        c.auto.generation = Some("asr".into());
+        let err = Gateway::builder(c)
+            .backend("asr", Arc::new(Transcriber))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.path, "auto.generation");
     }
 
     #[test]

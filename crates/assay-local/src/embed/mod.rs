@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use assay_domain::generation::GenerationConfig;
 use assay_models::{
-    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Usage,
+    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Role, Usage,
 };
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -206,6 +206,10 @@ impl ModelBackend for EmbeddingBackend {
         texts: &'a [String],
     ) -> BoxFuture<'a, Result<RawEmbeddings, AttemptError>> {
         Box::pin(self.embed_texts(texts))
+    }
+
+    fn serves(&self, role: Role) -> bool {
+        role == Role::Embedding
     }
 }
 

@@ -31,7 +31,7 @@ use std::sync::{mpsc, Arc};
 use assay_domain::generation::GenerationConfig;
 use assay_models::request::prefill_prefix;
 use assay_models::{
-    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Usage,
+    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Role, Usage,
 };
 use futures::future::BoxFuture;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -490,5 +490,9 @@ impl ModelBackend for GgufBackend {
                 "this local model only generates",
             ))
         })
+    }
+
+    fn serves(&self, role: Role) -> bool {
+        matches!(role, Role::Generation | Role::Judge)
     }
 }
