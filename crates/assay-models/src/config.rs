@@ -136,9 +136,10 @@ pub struct EndpointConfig {
     /// Required for every kind but `local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    /// For `local` endpoints: the model on disk — a `.gguf` file (generation) or a
+    /// For `local` endpoints: the model on disk — a `.gguf` file (generation), a
     /// sentence-transformers directory with `model.safetensors` and `tokenizer.json`
-    /// (embeddings). Relative paths are resolved against the working directory.
+    /// (embeddings), or a Moonshine directory with `encoder_model.ort` (transcription).
+    /// Relative paths are resolved against the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Upstream model name sent as `model`; defaults to the endpoint's registry name. A run
@@ -252,7 +253,7 @@ impl ModelsConfig {
             {
                 return Err(ConfigError::new(
                     format!("{name}.path"),
-                    "required for kind local (a .gguf file or an embedding model directory)",
+                    "required for kind local (a .gguf file, or an embedding or transcription model directory)",
                 ));
             }
             if ep.model.as_deref() == Some("") {

@@ -59,10 +59,7 @@ struct ModuleEntry {
 }
 
 pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
-    LoadError::Invalid {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
+    LoadError::invalid(path, message)
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {

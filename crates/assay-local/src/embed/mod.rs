@@ -24,6 +24,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::not_retryable;
+
 pub use config::{PoolingMode, SentenceConfig};
 use encoder::Encoder;
 
@@ -145,12 +147,6 @@ impl EmbeddingBackend {
             )),
         }
     }
-}
-
-fn not_retryable(kind: ErrorKind, message: String) -> AttemptError {
-    let mut err = AttemptError::new(kind, message);
-    err.retryable = false;
-    err
 }
 
 fn embeddings_only() -> AttemptError {

@@ -68,17 +68,10 @@ impl Default for GgufOptions {
     /// `slots` from `ASSAY_LOCAL_SLOTS` (default 4), `context_length` from
     /// `ASSAY_LOCAL_CONTEXT`, `threads` from `ASSAY_LOCAL_THREADS` (default: available cores).
     fn default() -> Self {
-        let env = |key: &str| {
-            std::env::var(key)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .filter(|&n| n > 0)
-        };
         Self {
-            slots: env("ASSAY_LOCAL_SLOTS").unwrap_or(4),
-            context_length: env("ASSAY_LOCAL_CONTEXT"),
-            threads: env("ASSAY_LOCAL_THREADS")
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            slots: crate::env_count("ASSAY_LOCAL_SLOTS").unwrap_or(4),
+            context_length: crate::env_count("ASSAY_LOCAL_CONTEXT"),
+            threads: crate::default_threads(),
         }
     }
 }
@@ -266,10 +259,7 @@ pub enum Finish {
 }
 
 fn load_error(path: &Path, message: impl std::fmt::Display) -> LoadError {
-    LoadError::Invalid {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
+    LoadError::invalid(path, message.to_string())
 }
 
 impl GgufBackend {
