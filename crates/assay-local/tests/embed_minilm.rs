@@ -169,7 +169,11 @@ async fn generation_is_refused() {
     let request = model.generation_request(&target(), "Hello", &Default::default());
     let err = model.generate(&target(), &request).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadRequest);
-    assert!(err.message.contains("only embeds"), "{}", err.message);
+    assert!(
+        err.message.contains("cannot generate text"),
+        "{}",
+        err.message
+    );
     assert!(!err.retryable);
 }
 

@@ -20,29 +20,42 @@ use crate::response::{
 /// drops the returned future on timeout or cancellation.
 pub trait ModelBackend: Send + Sync {
     /// The request of one generation. Its JSON is also what the response cache key hashes,
-    /// so it must contain everything that changes the answer.
+    /// so it must contain everything that changes the answer. The default, for backends that
+    /// cannot generate, names the model and the prompt.
     fn generation_request(
         &self,
         target: &ResolvedModel,
         prompt: &str,
         config: &GenerationConfig,
-    ) -> Value;
+    ) -> Value {
+        let _ = config;
+        serde_json::json!({ "model": target.upstream_model, "input": prompt })
+    }
 
     /// Sends a request built by [`generation_request`](Self::generation_request) once.
+    /// Backends that cannot refuse with `bad_request` (the default).
     fn generate<'a>(
         &'a self,
         target: &'a ResolvedModel,
         request: &'a Value,
-    ) -> BoxFuture<'a, Result<RawGeneration, AttemptError>>;
+    ) -> BoxFuture<'a, Result<RawGeneration, AttemptError>> {
+        let _ = request;
+        Box::pin(async move { Err(unsupported(target, "generate text")) })
+    }
 
-    /// Embeds `texts` once (one vector per text, in order).
+    /// Embeds `texts` once (one vector per text, in order). Backends that cannot refuse with
+    /// `bad_request` (the default).
     fn embed<'a>(
         &'a self,
         target: &'a ResolvedModel,
         texts: &'a [String],
-    ) -> BoxFuture<'a, Result<RawEmbeddings, AttemptError>>;
+    ) -> BoxFuture<'a, Result<RawEmbeddings, AttemptError>> {
+        let _ = texts;
+        Box::pin(async move { Err(unsupported(target, "embed text")) })
+    }
 
-    /// Transcribes one audio clip once. Backends that cannot refuse with `bad_request`.
+    /// Transcribes one audio clip once. Backends that cannot refuse with `bad_request` (the
+    /// default).
     fn transcribe<'a>(
         &'a self,
         target: &'a ResolvedModel,
@@ -50,12 +63,7 @@ pub trait ModelBackend: Send + Sync {
         language: Option<&'a str>,
     ) -> BoxFuture<'a, Result<String, AttemptError>> {
         let _ = (audio, language);
-        Box::pin(async move {
-            Err(AttemptError::new(
-                ErrorKind::BadRequest,
-                format!("endpoint {} cannot transcribe audio", target.endpoint),
-            ))
-        })
+        Box::pin(async move { Err(unsupported(target, "transcribe audio")) })
     }
 
     /// Whether this backend can serve `role` at all. The gateway asks when it resolves a model
@@ -66,6 +74,14 @@ pub trait ModelBackend: Send + Sync {
         let _ = role;
         true
     }
+}
+
+/// The refusal of a call the backend cannot perform: `endpoint NAME cannot WHAT`.
+fn unsupported(target: &ResolvedModel, what: &str) -> AttemptError {
+    AttemptError::new(
+        ErrorKind::BadRequest,
+        format!("endpoint {} cannot {what}", target.endpoint),
+    )
 }
 
 /// An audio clip to transcribe: its bytes, a file name (whose extension tells the format)

@@ -818,31 +818,6 @@ mod tests {
     struct Transcriber;
 
     impl ModelBackend for Transcriber {
-        fn generation_request(
-            &self,
-            _: &ResolvedModel,
-            _: &str,
-            _: &GenerationConfig,
-        ) -> serde_json::Value {
-            serde_json::Value::Null
-        }
-
-        fn generate<'a>(
-            &'a self,
-            _: &'a ResolvedModel,
-            _: &'a serde_json::Value,
-        ) -> futures::future::BoxFuture<'a, Result<RawGeneration, AttemptError>> {
-            Box::pin(async { Err(AttemptError::new(ErrorKind::BadRequest, "no")) })
-        }
-
-        fn embed<'a>(
-            &'a self,
-            _: &'a ResolvedModel,
-            _: &'a [String],
-        ) -> futures::future::BoxFuture<'a, Result<crate::RawEmbeddings, AttemptError>> {
-            Box::pin(async { Err(AttemptError::new(ErrorKind::BadRequest, "no")) })
-        }
-
         fn serves(&self, role: Role) -> bool {
             role == Role::Transcription
         }

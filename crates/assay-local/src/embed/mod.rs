@@ -16,12 +16,10 @@ mod encoder;
 use std::path::Path;
 use std::sync::Arc;
 
-use assay_domain::generation::GenerationConfig;
 use assay_models::{
-    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel, Role, Usage,
+    AttemptError, ErrorKind, ModelBackend, RawEmbeddings, ResolvedModel, Role, Usage,
 };
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::not_retryable;
@@ -149,13 +147,6 @@ impl EmbeddingBackend {
     }
 }
 
-fn embeddings_only() -> AttemptError {
-    AttemptError::new(
-        ErrorKind::BadRequest,
-        "this local model only embeds: it cannot generate text",
-    )
-}
-
 /// Groups text indices into batches of similar length: indices ordered by token count, cut
 /// when a batch reaches `max_texts` texts or its padded size would exceed `max_tokens`.
 fn plan_batches(tokens: &[Vec<u32>], max_texts: usize, max_tokens: usize) -> Vec<Vec<usize>> {
@@ -177,25 +168,9 @@ fn plan_batches(tokens: &[Vec<u32>], max_texts: usize, max_tokens: usize) -> Vec
     batches
 }
 
+/// Generation is refused (the trait's default): admission never sends it here, since the
+/// backend serves only embeddings.
 impl ModelBackend for EmbeddingBackend {
-    fn generation_request(
-        &self,
-        target: &ResolvedModel,
-        prompt: &str,
-        _config: &GenerationConfig,
-    ) -> Value {
-        // Never sent anywhere: `generate` refuses every request.
-        serde_json::json!({ "model": target.upstream_model, "input": prompt })
-    }
-
-    fn generate<'a>(
-        &'a self,
-        _target: &'a ResolvedModel,
-        _request: &'a Value,
-    ) -> BoxFuture<'a, Result<RawGeneration, AttemptError>> {
-        Box::pin(async { Err(embeddings_only()) })
-    }
-
     fn embed<'a>(
         &'a self,
         _target: &'a ResolvedModel,

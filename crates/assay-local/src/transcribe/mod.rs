@@ -25,13 +25,8 @@ mod resample;
 use std::path::Path;
 use std::sync::Arc;
 
-use assay_domain::generation::GenerationConfig;
-use assay_models::{
-    AttemptError, AudioClip, ErrorKind, ModelBackend, RawEmbeddings, RawGeneration, ResolvedModel,
-    Role,
-};
+use assay_models::{AttemptError, AudioClip, ErrorKind, ModelBackend, ResolvedModel, Role};
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::not_retryable;
@@ -190,40 +185,9 @@ fn check_language(language: Option<&str>) -> Result<(), AttemptError> {
     ))
 }
 
-fn transcription_only(what: &str) -> AttemptError {
-    AttemptError::new(
-        ErrorKind::BadRequest,
-        format!("this local model only transcribes audio: it cannot {what}"),
-    )
-}
-
+/// Generation and embedding are refused (the trait's defaults): admission never sends them
+/// here, since the backend serves only transcription.
 impl ModelBackend for TranscriptionBackend {
-    fn generation_request(
-        &self,
-        target: &ResolvedModel,
-        prompt: &str,
-        _config: &GenerationConfig,
-    ) -> Value {
-        // Never sent anywhere: `generate` refuses every request.
-        serde_json::json!({ "model": target.upstream_model, "input": prompt })
-    }
-
-    fn generate<'a>(
-        &'a self,
-        _target: &'a ResolvedModel,
-        _request: &'a Value,
-    ) -> BoxFuture<'a, Result<RawGeneration, AttemptError>> {
-        Box::pin(async { Err(transcription_only("generate text")) })
-    }
-
-    fn embed<'a>(
-        &'a self,
-        _target: &'a ResolvedModel,
-        _texts: &'a [String],
-    ) -> BoxFuture<'a, Result<RawEmbeddings, AttemptError>> {
-        Box::pin(async { Err(transcription_only("embed text")) })
-    }
-
     fn transcribe<'a>(
         &'a self,
         _target: &'a ResolvedModel,
