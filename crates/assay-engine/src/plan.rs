@@ -392,17 +392,21 @@ impl<'t> Renderer<'t> {
         let task = self.task;
         let at = format!("task {} row {index}", task.id);
         let prompt_t = FieldTemplate::of(&task.prompt_template, "prompt_template");
-        let prompt = render_field(prompt_t, &PROMPT_COLUMNS, row, task, &at)?.ok_or_else(|| {
-            PlanError::Unusable {
-                field: "prompt_template".into(),
-                template: true,
-                message: format!(
-                    "{at}: the task has no prompt_template and the row has none of the columns \
+        let prompt = render_field(prompt_t, &PROMPT_COLUMNS, row, task, &at)?;
+        // A transcription task's input is its audio: the prompt is only what the sample shows.
+        let prompt = match prompt {
+            None if task.task_type == TaskType::Transcription => Some(String::new()),
+            other => other,
+        };
+        let prompt = prompt.ok_or_else(|| PlanError::Unusable {
+            field: "prompt_template".into(),
+            template: true,
+            message: format!(
+                "{at}: the task has no prompt_template and the row has none of the columns \
                      {} ({}); set prompt_template",
-                    PROMPT_COLUMNS.join(", "),
-                    columns::listing(row)
-                ),
-            }
+                PROMPT_COLUMNS.join(", "),
+                columns::listing(row)
+            ),
         })?;
         let target_t = FieldTemplate::of(&task.target_template, "target_template");
         let target = render_field(target_t, &TARGET_COLUMNS, row, task, &at)?;

@@ -106,16 +106,16 @@ async fn transcription_tasks_read_every_audio_form_and_score_wer() {
         .set_transcript(&c, "[[status:500 times=1]] see you later");
     let base = audio_server(c.clone()).await;
     let rows = vec![
-        json!({"audio": format!("data:audio/wav;base64,{}", b64(&a)), "text": "Hello, world!"}),
-        json!({"audio": {"bytes": b64(&b), "path": "clips/b.wav"}, "text": "good morning"}),
-        json!({"audio": format!("{base}/clip.wav"), "text": "see you later"}),
-        json!({"audio": "not audio at all", "text": "x"}),
-        json!({"audio": format!("{base}/missing.wav"), "text": "x"}),
+        json!({"audio": format!("data:audio/wav;base64,{}", b64(&a)), "sentence": "Hello, world!"}),
+        json!({"audio": {"bytes": b64(&b), "path": "clips/b.wav"}, "sentence": "good morning"}),
+        json!({"audio": format!("{base}/clip.wav"), "sentence": "see you later"}),
+        json!({"audio": "not audio at all", "sentence": "x"}),
+        json!({"audio": format!("{base}/missing.wav"), "sentence": "x"}),
     ];
     let file = server.upload_jsonl("asr.jsonl", &rows).await;
     let suite = server
         .create_suite(json!({"tasks": [{"id": "asr", "type": "transcription", "language": "en",
-            "dataset": {"file_id": file, "audio_column": "audio"}, "target_template": "{{text}}"}]}))
+            "dataset": {"file_id": file, "audio_column": "audio"}, "target_template": "{{sentence}}"}]}))
         .await;
 
     // Candidates must transcribe.
@@ -147,6 +147,8 @@ async fn transcription_tasks_read_every_audio_form_and_score_wer() {
         .cloned()
         .collect::<Vec<_>>();
     assert_eq!(samples[0]["output_text"], "hello world");
+    // No prompt_template and no prompt-like column: a transcription's input is its audio.
+    assert_eq!(samples[0]["prompt"], "");
     assert_eq!(
         samples[0]["scores"]["wer"], 0.0,
         "punctuation and case are normalized"
