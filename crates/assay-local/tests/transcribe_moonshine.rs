@@ -13,9 +13,7 @@ use std::time::Instant;
 use assay_local::transcribe::TranscriptionBackend;
 use assay_models::{AudioClip, EndpointKind, ErrorKind, ModelBackend, ResolvedModel, Role};
 use assay_scoring::metrics::{wer_counts, EditCounts};
-
-/// The model's directory, relative to the models directory.
-const TRANSCRIBER_DIR: &str = "moonshine-base-en";
+use assay_testkit::models::TRANSCRIBER_DIR;
 
 /// The sentences spoken, and the corpus word error rate the model must stay within. Measured
 /// with espeak-ng 1.51: 0.043 (2 edits in 46 words: "jump" for "jumps", "13" for "thirteen");

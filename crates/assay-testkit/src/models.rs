@@ -8,6 +8,9 @@ use std::path::PathBuf;
 pub const GENERATOR_FILE: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The reference embedding model's directory (all-minilm-l6-v2), relative to [`dir`].
 pub const EMBEDDER_DIR: &str = "all-minilm-l6-v2";
+/// The reference transcription model's directory (Moonshine base, English), relative to
+/// [`dir`].
+pub const TRANSCRIBER_DIR: &str = "moonshine-base-en";
 
 /// Where the reference models are installed.
 pub fn dir() -> PathBuf {
