@@ -74,6 +74,23 @@ impl Client {
             .await
     }
 
+    /// Uploads `content` as a dataset file named `name` (purpose `evals`).
+    async fn upload(&self, name: &'static str, content: String) -> anyhow::Result<Value> {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::text(content).file_name(name),
+            )
+            .text("purpose", "evals");
+        self.send(
+            self.http
+                .post(format!("{}/api/v1/llm/files", self.url))
+                .multipart(form),
+        )
+        .await
+        .with_context(|| format!("uploading {name}"))
+    }
+
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.url)).json(body))
             .await
@@ -90,21 +107,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut manifest: Value = serde_json::from_str(MANIFEST).context("the bundled manifest")?;
     let mut ids = std::collections::HashMap::new();
     for (name, content) in DATASETS {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::text(content).file_name(name),
-            )
-            .text("purpose", "evals");
-        let file = client
-            .send(
-                client
-                    .http
-                    .post(format!("{}/api/v1/llm/files", client.url))
-                    .multipart(form),
-            )
-            .await
-            .with_context(|| format!("uploading {name}"))?;
+        let file = client.upload(name, content.to_string()).await?;
         ids.insert(name, file["id"].as_str().unwrap_or_default().to_string());
     }
     if let Some(tasks) = manifest["tasks"].as_array_mut() {
@@ -119,21 +122,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         match speech_rows()? {
             Some(rows) => {
-                let form = reqwest::multipart::Form::new()
-                    .part(
-                        "file",
-                        reqwest::multipart::Part::text(rows).file_name("speech.jsonl"),
-                    )
-                    .text("purpose", "evals");
-                let file = client
-                    .send(
-                        client
-                            .http
-                            .post(format!("{}/api/v1/llm/files", client.url))
-                            .multipart(form),
-                    )
-                    .await
-                    .context("uploading speech.jsonl")?;
+                let file = client.upload("speech.jsonl", rows).await?;
                 tasks.push(json!({
                     "id": SPEECH_TASK,
                     "name": "Read-aloud sentences (espeak-ng)",
