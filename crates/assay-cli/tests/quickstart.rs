@@ -16,6 +16,7 @@ use assay_testkit::models;
 async fn quickstart_runs_on_the_local_models() {
     if models::installed(models::GENERATOR_FILE).is_none()
         || models::installed(models::TRANSCRIBER_DIR).is_none()
+        || !models::tool("espeak-ng")
     {
         return;
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use assay_local::transcribe::TranscriptionBackend;
 use assay_models::{AudioClip, EndpointKind, ErrorKind, ModelBackend, ResolvedModel, Role};
 use assay_scoring::metrics::{wer_counts, EditCounts};
-use assay_testkit::models::TRANSCRIBER_DIR;
+use assay_testkit::models::{self, TRANSCRIBER_DIR};
 
 /// The sentences spoken, and the corpus word error rate the model must stay within. Measured
 /// with espeak-ng 1.51: 0.043 (2 edits in 46 words: "jump" for "jumps", "13" for "thirteen");
@@ -50,24 +50,6 @@ fn backend() -> Option<&'static TranscriptionBackend> {
             Some(backend)
         })
         .as_ref()
-}
-
-/// Whether `program` runs; when it does not, the test is skipped (or fails when models are
-/// required).
-fn tool(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        let note = format!("{program} is not installed (Debian package {program})");
-        assert!(
-            std::env::var("ASSAY_REQUIRE_MODELS").as_deref() != Ok("1"),
-            "{note} (ASSAY_REQUIRE_MODELS=1)"
-        );
-        eprintln!("note: skipping: {note}");
-    }
-    found
 }
 
 /// `text` spoken by espeak-ng into `dir`: 22,050 Hz mono 16-bit WAV.
@@ -135,7 +117,7 @@ fn target() -> ResolvedModel {
 #[tokio::test]
 async fn spoken_sentences_are_transcribed_accurately_and_deterministically() {
     let Some(model) = backend() else { return };
-    if !tool("espeak-ng") {
+    if !models::tool("espeak-ng") {
         return;
     }
     let shape = model.shape();
@@ -186,7 +168,7 @@ async fn spoken_sentences_are_transcribed_accurately_and_deterministically() {
 #[tokio::test]
 async fn other_formats_rates_and_widths_give_the_same_words() {
     let Some(model) = backend() else { return };
-    if !tool("espeak-ng") || !tool("sox") {
+    if !models::tool("espeak-ng") || !models::tool("sox") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

@@ -36,3 +36,24 @@ pub fn installed(relative: &str) -> Option<PathBuf> {
     eprintln!("note: skipping: {note}");
     None
 }
+
+/// Whether `program` (a tool the tests run, e.g. `espeak-ng`) runs; when it does not, the
+/// caller skips with a note.
+///
+/// # Panics
+/// When it does not run and `ASSAY_REQUIRE_MODELS=1`.
+pub fn tool(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let note = format!("{program} is not installed (Debian package {program})");
+        assert!(
+            std::env::var("ASSAY_REQUIRE_MODELS").as_deref() != Ok("1"),
+            "{note} (ASSAY_REQUIRE_MODELS=1)"
+        );
+        eprintln!("note: skipping: {note}");
+    }
+    found
+}
