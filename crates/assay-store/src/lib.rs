@@ -24,6 +24,7 @@ mod suites;
 mod task_metrics;
 mod token_backfill;
 mod trajectories;
+mod ui_sessions;
 mod webhook_outbox;
 
 pub use agent_runs::{ImportOutcome, NewImportedRun, NewTrial, TrialWrite};
@@ -44,6 +45,7 @@ pub use suites::{NewSuite, NewVersion};
 pub use task_metrics::TaskMetrics;
 pub use token_backfill::{RunRefresh, TokenEstimate, UnmeasuredSample};
 pub use trajectories::{NewTrajectory, SampleKey, SampleMatch, TrajectoryRecord};
+pub use ui_sessions::{OpenedSession, UiSession};
 pub use webhook_outbox::{Delivery, DueDelivery};
 
 use sqlx::AnyPool;

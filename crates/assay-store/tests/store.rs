@@ -142,6 +142,61 @@ async fn api_keys_authenticate_by_secret() {
 }
 
 #[tokio::test]
+async fn ui_sessions_stand_for_their_key_until_they_end() {
+    on_each_backend(|store| async move {
+        let (key, _) = store
+            .create_api_key(&NewApiKey {
+                org_id: "o".into(),
+                team_id: "t".into(),
+                is_admin: false,
+                label: Some("laptop".into()),
+            })
+            .await
+            .unwrap();
+        let now = 1_800_000_000;
+        let a = store.open_ui_session(&key, now, 3600).await.unwrap();
+        let b = store.open_ui_session(&key, now, 60).await.unwrap();
+        assert_ne!(a.token, b.token);
+        assert_ne!(a.token, a.csrf_token);
+        assert_eq!(a.expires_at, now + 3600);
+        let live = store
+            .ui_session(&a.token, now + 10)
+            .await
+            .unwrap()
+            .expect("live");
+        assert_eq!(live.key, key);
+        assert_eq!(live.csrf_token, a.csrf_token);
+        assert!(store
+            .ui_session("not-a-token", now)
+            .await
+            .unwrap()
+            .is_none());
+        // Expiry is exclusive, and an ended session is forgotten by the next sign-in.
+        assert!(store
+            .ui_session(&b.token, now + 60)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .ui_session(&a.token, now + 59)
+            .await
+            .unwrap()
+            .is_some());
+        store.open_ui_session(&key, now + 61, 60).await.unwrap();
+        assert!(store.ui_session(&b.token, now).await.unwrap().is_none());
+        // Signing out ends that session only.
+        store.close_ui_session(&a.token).await.unwrap();
+        assert!(store
+            .ui_session(&a.token, now + 10)
+            .await
+            .unwrap()
+            .is_none());
+        store.close_ui_session(&a.token).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn files_are_tenant_scoped_and_paged() {
     on_each_backend(|store| async move {
         let me = principal("o1", "t1", None);
