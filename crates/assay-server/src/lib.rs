@@ -239,8 +239,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = api();
     let json_limit = state.config.max_json_bytes;
+    let ui = assay_ui::UiState::new(state.store.clone(), assay_ui::DEFAULT_SESSION_SECONDS);
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(assay_ui::router(ui))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this method is not allowed on this route".into())

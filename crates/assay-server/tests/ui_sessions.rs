@@ -1,0 +1,219 @@
+//! The web UI's sign-in: an API key exchanged for an `HttpOnly`, `SameSite=Strict` session
+//! cookie (the key never comes back), CSRF on every form, and pages that show what the
+//! signed-in key's team may see.
+
+mod common;
+
+use common::TestServer;
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The `name=value` of the `Set-Cookie` for `name`, with its attributes.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// The hidden `csrf` field of a page's first form.
+fn form_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// Signs in with `key`; returns the session cookie's value and the page CSRF token.
+async fn sign_in(server: &TestServer, key: &str) -> (String, String) {
+    let client = browser();
+    let form = client.get(server.url("/ui/sign-in")).send().await.unwrap();
+    let pre = cookie_value(&set_cookie(&form, "assay_sign_in").expect("pre-session cookie"));
+    let csrf = form_csrf(&form.text().await.unwrap());
+    let done = client
+        .post(server.url("/ui/sign-in"))
+        .header("Cookie", format!("assay_sign_in={pre}"))
+        .form(&[("key", key), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let session = cookie_value(&set_cookie(&done, "assay_session").expect("session cookie"));
+    let runs = client
+        .get(server.url("/ui/runs"))
+        .header("Cookie", format!("assay_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    let page_csrf = form_csrf(&runs.text().await.unwrap());
+    (session, page_csrf)
+}
+
+#[tokio::test]
+async fn signing_in_trades_the_key_for_a_strict_http_only_cookie() {
+    let server = TestServer::start().await;
+    let client = browser();
+
+    // Not signed in: every page leads to the sign-in form.
+    let runs = client.get(server.url("/ui/runs")).send().await.unwrap();
+    assert_eq!(runs.status(), 303);
+    assert_eq!(runs.headers()[LOCATION], "/ui/sign-in");
+
+    let form = client.get(server.url("/ui/sign-in")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    let csp = form.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let pre_cookie = set_cookie(&form, "assay_sign_in").expect("pre-session cookie");
+    assert!(pre_cookie.contains("HttpOnly") && pre_cookie.contains("SameSite=Strict"));
+    let pre = cookie_value(&pre_cookie);
+    let csrf = form_csrf(&form.text().await.unwrap());
+    assert_eq!(pre, csrf);
+
+    // A forged form (no matching cookie) and a wrong key are refused without a session.
+    let forged = client
+        .post(server.url("/ui/sign-in"))
+        .form(&[("key", server.key.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(set_cookie(&forged, "assay_session").is_none());
+    let wrong = client
+        .post(server.url("/ui/sign-in"))
+        .header("Cookie", format!("assay_sign_in={pre}"))
+        .form(&[("key", "assay_sk_not_a_key"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(set_cookie(&wrong, "assay_session").is_none());
+    assert!(wrong.text().await.unwrap().contains("not valid"));
+
+    let done = client
+        .post(server.url("/ui/sign-in"))
+        .header("Cookie", format!("assay_sign_in={pre}"))
+        .form(&[("key", server.key.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()[LOCATION], "/ui/runs");
+    let session_cookie = set_cookie(&done, "assay_session").expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    let session = cookie_value(&session_cookie);
+    assert!(!session.contains(&server.key) && session.len() >= 32);
+    let body = done.text().await.unwrap();
+    assert!(!body.contains(&server.key));
+    // The pre-session cookie is used up.
+    let again = client
+        .post(server.url("/ui/sign-in"))
+        .form(&[("key", server.key.as_str()), ("csrf", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 403);
+
+    // The cookie opens the pages; the key shows nowhere on them.
+    let page = client
+        .get(server.url("/ui/runs"))
+        .header("Cookie", format!("assay_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("org_a / team_a"), "{html}");
+    assert!(!html.contains(&server.key));
+}
+
+#[tokio::test]
+async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token() {
+    let server = TestServer::start().await;
+    let file = server
+        .upload_jsonl("d.jsonl", &[json!({"q": "2+2? [[answer:4]]", "a": "4"})])
+        .await;
+    let suite = server
+        .create_suite(
+            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+        )
+        .await;
+    let ours = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .await;
+    let ours = ours["id"].as_str().unwrap().to_string();
+
+    let (session, csrf) = sign_in(&server, &server.key).await;
+    let (other_session, _) = sign_in(&server, &server.other_key).await;
+    let client = browser();
+    let page = |cookie: String| {
+        let client = client.clone();
+        let url = server.url("/ui/runs");
+        async move {
+            let r = client
+                .get(url)
+                .header("Cookie", format!("assay_session={cookie}"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(session.clone()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&ours) && html.contains("completed"), "{html}");
+    // Another org's key sees none of it, exactly as the API would answer it.
+    let (status, html) = page(other_session.clone()).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains(&ours), "{html}");
+    assert!(html.contains("No runs yet"));
+
+    // Signing out: a forged form is refused, the real one ends the session only.
+    let forged = client
+        .post(server.url("/ui/sign-out"))
+        .header("Cookie", format!("assay_session={session}"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(page(session.clone()).await.0, 200);
+    let out = client
+        .post(server.url("/ui/sign-out"))
+        .header("Cookie", format!("assay_session={session}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let cleared = set_cookie(&out, "assay_session").expect("cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(page(session).await.0, 303);
+    assert_eq!(page(other_session).await.0, 200);
+}
