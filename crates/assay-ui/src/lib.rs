@@ -15,7 +15,7 @@ use std::sync::Arc;
 use assay_domain::api::PageRequest;
 use assay_domain::Principal;
 use assay_store::{Reach, RunFilter, Store, StoreError};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -61,6 +61,7 @@ fn templates() -> Environment<'static> {
         ("sign_in.html", include_str!("templates/sign_in.html")),
         ("runs.html", include_str!("templates/runs.html")),
         ("error.html", include_str!("templates/error.html")),
+        ("run.html", include_str!("templates/run.html")),
     ] {
         // The templates are part of the binary; a syntax error in one is caught by the tests.
         if let Err(e) = env.add_template(name, source) {
@@ -78,6 +79,7 @@ pub fn router<S>(state: UiState) -> Router<S> {
         .route("/ui/sign-in", get(sign_in_page).post(sign_in))
         .route("/ui/sign-out", post(sign_out))
         .route("/ui/runs", get(runs_page))
+        .route("/ui/runs/{run_id}", get(run_page))
         .with_state(state)
 }
 
@@ -441,6 +443,177 @@ async fn runs_html(state: &UiState, viewer: &Viewer, q: RunsQuery) -> Result<Str
     )
 }
 
+/// One metric of one model on one task, as the run page shows it.
+#[derive(Serialize)]
+struct MetricRow {
+    model: String,
+    task: String,
+    metric: String,
+    mean: String,
+    stderr: String,
+    interval: String,
+    n: String,
+    higher_is_better: bool,
+    /// The mean as a share (0–100) of the largest value of this metric on the page.
+    bar: Option<f64>,
+    /// The 95% interval's ends on the same scale.
+    lo: Option<f64>,
+    hi: Option<f64>,
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.4}"),
+        _ => "—".into(),
+    }
+}
+
+/// The rows of a run's `metrics.by_model` (model, task, metric order as stored), with
+/// 95% normal intervals (mean ± 1.96 stderr) and bars scaled per metric.
+fn metric_rows(metrics: Option<&serde_json::Value>) -> Vec<MetricRow> {
+    struct Raw {
+        model: String,
+        task: String,
+        metric: String,
+        mean: Option<f64>,
+        stderr: Option<f64>,
+        n: Option<i64>,
+        higher_is_better: bool,
+    }
+    let mut raw = Vec::new();
+    let by_model = metrics
+        .and_then(|m| m.get("by_model"))
+        .and_then(|m| m.as_object());
+    for (model, tasks) in by_model.into_iter().flatten() {
+        for (task, entry) in tasks.as_object().into_iter().flatten() {
+            let Some(ms) = entry.get("metrics").and_then(|m| m.as_object()) else {
+                continue;
+            };
+            for (metric, m) in ms {
+                raw.push(Raw {
+                    model: model.clone(),
+                    task: task.clone(),
+                    metric: metric.clone(),
+                    mean: m.get("mean").and_then(|v| v.as_f64()),
+                    stderr: m.get("stderr").and_then(|v| v.as_f64()),
+                    n: m.get("n").and_then(|v| v.as_i64()),
+                    higher_is_better: m
+                        .get("higher_is_better")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(true),
+                });
+            }
+        }
+    }
+    let interval = |r: &Raw| match (r.mean, r.stderr) {
+        (Some(m), Some(s)) if m.is_finite() && s.is_finite() => Some((m - 1.96 * s, m + 1.96 * s)),
+        _ => None,
+    };
+    let mut scale: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    for r in &raw {
+        let top = interval(r).map(|(_, hi)| hi).or(r.mean).unwrap_or(0.0);
+        let entry = scale.entry(r.metric.as_str()).or_insert(0.0);
+        if top.is_finite() && top > *entry {
+            *entry = top;
+        }
+    }
+    raw.iter()
+        .map(|r| {
+            let max = scale.get(r.metric.as_str()).copied().unwrap_or(0.0);
+            let share = |x: f64| ((x / max) * 100.0).clamp(0.0, 100.0);
+            let drawable = max > 0.0 && r.mean.is_some_and(|m| m.is_finite() && m >= 0.0);
+            let ci = interval(r);
+            MetricRow {
+                model: r.model.clone(),
+                task: r.task.clone(),
+                metric: r.metric.clone(),
+                mean: number(r.mean),
+                stderr: number(r.stderr),
+                interval: ci
+                    .map(|(lo, hi)| format!("[{}, {}]", number(Some(lo)), number(Some(hi))))
+                    .unwrap_or_else(|| "—".into()),
+                n: r.n.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+                higher_is_better: r.higher_is_better,
+                bar: drawable.then(|| share(r.mean.unwrap_or(0.0))),
+                lo: ci.filter(|_| drawable).map(|(lo, _)| share(lo)),
+                hi: ci.filter(|_| drawable).map(|(_, hi)| share(hi)),
+            }
+        })
+        .collect()
+}
+
+async fn run_page(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Path(run_id): Path<String>,
+) -> Response {
+    let viewer = match state.viewer(&headers).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return state.error_page(UiError::SignIn, None),
+        Err(e) => return state.error_page(e, None),
+    };
+    match run_html(&state, &viewer, &run_id).await {
+        Ok(html) => page(StatusCode::OK, html),
+        Err(e) => state.error_page(e, Some(&viewer)),
+    }
+}
+
+async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<String, UiError> {
+    let run = state
+        .store
+        .find_run(&viewer.principal, run_id, Reach::Shared)
+        .await?
+        .object_for(&viewer.principal);
+    let counts = &run.request_counts;
+    let ended = run.completed_at.or(run.failed_at).or(run.cancelled_at);
+    let duration = match (run.started_at, ended) {
+        (Some(start), Some(end)) if end >= start => Some(format!("{} s", end - start)),
+        _ => None,
+    };
+    let tokens = format!(
+        "input {}, output {}",
+        run.tokens
+            .input
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "—".into()),
+        run.tokens
+            .output
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "—".into()),
+    );
+    let settings = serde_json::to_string_pretty(&serde_json::json!({
+        "suite_id": run.suite_id,
+        "suite_version": run.suite_version,
+        "models": run.models,
+        "task_ids": run.task_ids,
+        "judge_model": run.judge_model,
+        "embedding_model": run.embedding_model,
+        "generation": run.generation,
+        "metadata": run.metadata,
+    }))
+    .unwrap_or_default();
+    let view = context! {
+        id => &run.id,
+        status => serde_json::to_value(run.status).ok(),
+        total => counts.total,
+        done => counts.completed + counts.failed,
+        failed => counts.failed,
+        suite_id => &run.suite_id,
+        suite_version => run.suite_version,
+        models => &run.models,
+        created => format_time(run.created_at),
+        duration => duration,
+        tokens => tokens,
+        cost => run.cost_usd.map(|c| format!("{c:.4}")),
+        error => run.error.as_ref().map(|e| serde_json::to_string_pretty(e).unwrap_or_default()),
+        settings => settings,
+    };
+    state.render(
+        "run.html",
+        context! { run => view, metrics => metric_rows(run.metrics.as_ref()), viewer => viewer.view() },
+    )
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
 fn format_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
@@ -455,7 +628,13 @@ mod tests {
     #[test]
     fn every_template_parses() {
         let env = templates();
-        for name in ["layout.html", "sign_in.html", "runs.html", "error.html"] {
+        for name in [
+            "layout.html",
+            "sign_in.html",
+            "runs.html",
+            "error.html",
+            "run.html",
+        ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }
     }
@@ -478,6 +657,29 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(1_796_529_836), "2026-12-06 04:03 UTC");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn metric_rows_carry_intervals_and_bars_scaled_per_metric() {
+        let metrics = serde_json::json!({"by_model": {"m": {
+            "a": {"metrics": {"acc": {"mean": 0.5, "stderr": 0.1, "n": 25, "higher_is_better": true},
+                              "wer": {"mean": 0.2, "stderr": null, "n": 4, "higher_is_better": false}}},
+            "b": {"metrics": {"acc": {"mean": 0.25, "stderr": 0.05, "n": 75}}}}}});
+        let rows = metric_rows(Some(&metrics));
+        assert_eq!(rows.len(), 3);
+        let a = &rows[0];
+        assert_eq!((a.task.as_str(), a.metric.as_str()), ("a", "acc"));
+        assert_eq!(a.interval, "[0.3040, 0.6960]");
+        // acc's scale is the largest upper end, 0.696.
+        let hi = a.hi.unwrap_or_default();
+        assert!((hi - 100.0).abs() < 1e-9);
+        assert!((a.bar.unwrap_or_default() - 0.5 / 0.696 * 100.0).abs() < 1e-9);
+        let wer = &rows[1];
+        assert_eq!(wer.interval, "—");
+        assert!(!wer.higher_is_better);
+        assert!((wer.bar.unwrap_or_default() - 100.0).abs() < 1e-9);
+        assert!(wer.lo.is_none());
+        assert!(metric_rows(None).is_empty());
     }
 
     #[test]

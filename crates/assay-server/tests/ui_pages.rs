@@ -165,7 +165,8 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
         )
         .await;
     let ours = server
-        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"],
+            "metadata": {"note": "<script>alert(1)</script><img src=x onerror=alert(2)>"}}))
         .await;
     let ours = ours["id"].as_str().unwrap().to_string();
 
@@ -193,6 +194,40 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     assert_eq!(status, 200);
     assert!(!html.contains(&ours), "{html}");
     assert!(html.contains("No runs yet"));
+
+    // The run's page: its metrics with the 95% interval, its settings as text.
+    let run_page = |cookie: String, id: String| {
+        let client = client.clone();
+        let url = server.url(&format!("/ui/runs/{id}"));
+        async move {
+            let r = client
+                .get(url)
+                .header("Cookie", format!("assay_session={cookie}"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = run_page(session.clone(), ours.clone()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("exact_match") && html.contains("1.0000"),
+        "{html}"
+    );
+    assert!(html.contains("95% interval"));
+    assert!(!html.contains("<script>alert(1)"), "unescaped: {html}");
+    assert!(!html.contains("<img src=x"), "unescaped: {html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)") && html.contains("&lt;img src=x onerror"),
+        "{html}"
+    );
+    // Another org's run is a 404 page, as the API answers it.
+    let (status, html) = run_page(other_session.clone(), ours.clone()).await;
+    assert_eq!(status, 404, "{html}");
+    assert!(html.contains("Not found"));
+    let (status, _) = run_page(session.clone(), "eval_run_nope".into()).await;
+    assert_eq!(status, 404);
 
     // Signing out: a forged form is refused, the real one ends the session only.
     let forged = client
