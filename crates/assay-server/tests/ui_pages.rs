@@ -229,6 +229,32 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     let (status, _) = run_page(session.clone(), "eval_run_nope".into()).await;
     assert_eq!(status, 404);
 
+    // Live progress: server-sent events, ending once the run has ended.
+    let events = client
+        .get(server.url(&format!("/ui/runs/{ours}/progress")))
+        .header("Cookie", format!("assay_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(events.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let body = events.text().await.unwrap();
+    assert!(body.contains("event: progress"), "{body}");
+    assert!(
+        body.contains(r#""status":"completed","total":1,"done":1,"failed":0,"terminal":true"#),
+        "{body}"
+    );
+    let foreign = client
+        .get(server.url(&format!("/ui/runs/{ours}/progress")))
+        .header("Cookie", format!("assay_session={other_session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+
     // Signing out: a forged form is refused, the real one ends the session only.
     let forged = client
         .post(server.url("/ui/sign-out"))

@@ -34,6 +34,9 @@ pub const DEFAULT_SESSION_SECONDS: i64 = 12 * 3600;
 const RUNS_PER_PAGE: i64 = 50;
 
 const STYLE: &str = include_str!("assets/style.css");
+const LIVE_JS: &str = include_str!("assets/live.js");
+/// How often a run's live view reads its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the UI's handlers share.
 #[derive(Clone)]
@@ -76,10 +79,12 @@ pub fn router<S>(state: UiState) -> Router<S> {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
         .route("/ui/assets/style.css", get(style))
+        .route("/ui/assets/live.js", get(live_js))
         .route("/ui/sign-in", get(sign_in_page).post(sign_in))
         .route("/ui/sign-out", post(sign_out))
         .route("/ui/runs", get(runs_page))
         .route("/ui/runs/{run_id}", get(run_page))
+        .route("/ui/runs/{run_id}/progress", get(run_progress))
         .with_state(state)
 }
 
@@ -253,17 +258,25 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-async fn style() -> Response {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     secured(
         (
             [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CONTENT_TYPE, content_type),
                 (header::CACHE_CONTROL, "public, max-age=3600"),
             ],
-            STYLE,
+            body,
         )
             .into_response(),
     )
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+async fn live_js() -> Response {
+    asset("text/javascript; charset=utf-8", LIVE_JS)
 }
 
 /// The sign-in form, with a fresh pre-session CSRF token in the form and in its own cookie.
@@ -611,6 +624,85 @@ async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<Stri
     state.render(
         "run.html",
         context! { run => view, metrics => metric_rows(run.metrics.as_ref()), viewer => viewer.view() },
+    )
+}
+
+/// A run's progress as the live view shows it.
+#[derive(Serialize)]
+struct Progress {
+    status: serde_json::Value,
+    total: i64,
+    done: i64,
+    failed: i64,
+    terminal: bool,
+}
+
+/// Server-sent events (`progress`, JSON) of a run's status and counts, about once a second
+/// while they change, ending after the run ends.
+async fn run_progress(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Path(run_id): Path<String>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let viewer = match state.viewer(&headers).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return state.error_page(UiError::SignIn, None),
+        Err(e) => return state.error_page(e, None),
+    };
+    // A run the viewer cannot see is a 404 before any stream starts.
+    if let Err(e) = state
+        .store
+        .find_run(&viewer.principal, &run_id, Reach::Shared)
+        .await
+    {
+        return state.error_page(e.into(), Some(&viewer));
+    }
+    let store = state.store.clone();
+    let principal = viewer.principal;
+    // (last progress sent, whether the stream is over)
+    let stream = futures::stream::unfold((None::<String>, false), move |(last, over)| {
+        let store = store.clone();
+        let principal = principal.clone();
+        let run_id = run_id.clone();
+        async move {
+            if over {
+                return None;
+            }
+            loop {
+                if last.is_some() {
+                    tokio::time::sleep(PROGRESS_EVERY).await;
+                }
+                let run = match store.find_run(&principal, &run_id, Reach::Shared).await {
+                    Ok(run) => run.object,
+                    // Deleted meanwhile, or the database is away: end the stream; the
+                    // page can be reloaded.
+                    Err(_) => return None,
+                };
+                let counts = &run.request_counts;
+                let progress = Progress {
+                    status: serde_json::to_value(run.status).unwrap_or_default(),
+                    total: counts.total,
+                    done: counts.completed + counts.failed,
+                    failed: counts.failed,
+                    terminal: run.status.is_terminal(),
+                };
+                let data = serde_json::to_string(&progress).unwrap_or_default();
+                if last.as_deref() != Some(data.as_str()) || progress.terminal {
+                    let event = Event::default().event("progress").data(data.clone());
+                    let ended = progress.terminal;
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (Some(data), ended),
+                    ));
+                }
+            }
+        }
+    });
+    secured(
+        Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response(),
     )
 }
 
