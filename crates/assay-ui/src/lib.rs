@@ -112,6 +112,25 @@ impl Viewer {
     }
 }
 
+/// The signed-in viewer of a page; without a live session the request is answered with the
+/// sign-in redirect.
+struct SignedIn(Viewer);
+
+impl axum::extract::FromRequestParts<UiState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &UiState,
+    ) -> Result<Self, Response> {
+        match state.viewer(&parts.headers).await {
+            Ok(Some(viewer)) => Ok(SignedIn(viewer)),
+            Ok(None) => Err(state.error_page(UiError::SignIn, None)),
+            Err(e) => Err(state.error_page(e, None)),
+        }
+    }
+}
+
 /// A page that could not be shown.
 #[derive(Debug, thiserror::Error)]
 enum UiError {
@@ -359,14 +378,10 @@ struct CsrfForm {
 
 async fn sign_out(
     State(state): State<UiState>,
+    SignedIn(viewer): SignedIn,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let viewer = match state.viewer(&headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return state.error_page(UiError::SignIn, None),
-        Err(e) => return state.error_page(e, None),
-    };
     if !same_secret(&viewer.csrf, &form.csrf) {
         return state.error_page(
             UiError::Forbidden("The form expired; reload the page and try again.".into()),
@@ -402,14 +417,9 @@ struct RunRow {
 
 async fn runs_page(
     State(state): State<UiState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Query(q): Query<RunsQuery>,
 ) -> Response {
-    let viewer = match state.viewer(&headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return state.error_page(UiError::SignIn, None),
-        Err(e) => return state.error_page(e, None),
-    };
     match runs_html(&state, &viewer, q).await {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => state.error_page(e, Some(&viewer)),
@@ -438,10 +448,7 @@ async fn runs_html(state: &UiState, viewer: &Viewer, q: RunsQuery) -> Result<Str
         .map(|r| {
             let counts = &r.request_counts;
             RunRow {
-                status: serde_json::to_value(r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                status: r.status.as_str().to_string(),
                 id: r.id,
                 models: r.models,
                 total: counts.total,
@@ -557,14 +564,9 @@ fn metric_rows(metrics: Option<&serde_json::Value>) -> Vec<MetricRow> {
 
 async fn run_page(
     State(state): State<UiState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Path(run_id): Path<String>,
 ) -> Response {
-    let viewer = match state.viewer(&headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return state.error_page(UiError::SignIn, None),
-        Err(e) => return state.error_page(e, None),
-    };
     match run_html(&state, &viewer, &run_id).await {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => state.error_page(e, Some(&viewer)),
@@ -607,7 +609,7 @@ async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<Stri
     .unwrap_or_default();
     let view = context! {
         id => &run.id,
-        status => serde_json::to_value(run.status).ok(),
+        status => run.status.as_str(),
         total => counts.total,
         done => counts.completed + counts.failed,
         failed => counts.failed,
@@ -630,7 +632,7 @@ async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<Stri
 /// A run's progress as the live view shows it.
 #[derive(Serialize)]
 struct Progress {
-    status: serde_json::Value,
+    status: &'static str,
     total: i64,
     done: i64,
     failed: i64,
@@ -641,15 +643,10 @@ struct Progress {
 /// while they change, ending after the run ends.
 async fn run_progress(
     State(state): State<UiState>,
-    headers: HeaderMap,
+    SignedIn(viewer): SignedIn,
     Path(run_id): Path<String>,
 ) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let viewer = match state.viewer(&headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return state.error_page(UiError::SignIn, None),
-        Err(e) => return state.error_page(e, None),
-    };
     // A run the viewer cannot see is a 404 before any stream starts.
     if let Err(e) = state
         .store
@@ -681,7 +678,7 @@ async fn run_progress(
                 };
                 let counts = &run.request_counts;
                 let progress = Progress {
-                    status: serde_json::to_value(run.status).unwrap_or_default(),
+                    status: run.status.as_str(),
                     total: counts.total,
                     done: counts.completed + counts.failed,
                     failed: counts.failed,
