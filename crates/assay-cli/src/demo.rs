@@ -203,8 +203,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     print_table(&run);
     println!();
-    println!("Inspect it:");
-    println!("  run      {}/api/v1/llm/evals/runs/{run_id}", client.url);
+    println!("Look at it in a browser (sign in with the API key):");
+    println!("  run      {}/ui/runs/{run_id}", client.url);
+    println!("  all runs {}/ui/runs", client.url);
+    println!("Or through the API (Authorization: Bearer <key>):");
     println!(
         "  samples  {}/api/v1/llm/evals/runs/{run_id}/samples",
         client.url

@@ -51,6 +51,7 @@ async fn quickstart_runs_on_the_local_models() {
         stdout.contains(&format!("/api/v1/llm/evals/runs/{run_id}/samples")),
         "{stdout}"
     );
+    assert!(stdout.contains(&format!("/ui/runs/{run_id}")), "{stdout}");
 
     let api = common::api(&server);
     let run = api.get(&format!("/api/v1/llm/evals/runs/{run_id}")).await;
