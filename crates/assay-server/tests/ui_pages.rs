@@ -189,6 +189,15 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     let (status, html) = page(session.clone()).await;
     assert_eq!(status, 200);
     assert!(html.contains(&ours) && html.contains("completed"), "{html}");
+    // A page cursor that names no run is a 400 page, not a failure.
+    let stale = client
+        .get(server.url("/ui/runs?after=eval_run_gone"))
+        .header("Cookie", format!("assay_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 400);
+    assert!(stale.text().await.unwrap().contains("no longer valid"));
     // Another org's key sees none of it, exactly as the API would answer it.
     let (status, html) = page(other_session.clone()).await;
     assert_eq!(status, 200);

@@ -204,6 +204,10 @@ impl UiState {
             UiError::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, "Not found.".to_string())
             }
+            UiError::Store(StoreError::InvalidCursor(_)) => (
+                StatusCode::BAD_REQUEST,
+                "That page link is no longer valid; start from the first page.".to_string(),
+            ),
             UiError::Store(_) | UiError::Render(_) => {
                 tracing::error!(error = %e, "a UI page failed");
                 (
