@@ -225,11 +225,12 @@ pub fn aggregate_with(aggregation: Aggregation, values: &[f64]) -> Option<Summar
     }
 }
 
-/// SplitMix64: a small, fast, seedable generator, good enough for resampling.
-struct SplitMix64(u64);
+/// SplitMix64: a small, fast, seedable generator, good enough for resampling (also used by
+/// [`crate::paired`]).
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -238,14 +239,14 @@ impl SplitMix64 {
     }
 
     /// Uniform in `0..n` (multiply-shift; the bias is below 2⁻³² for any realistic `n`).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 }
 
 /// Quantile `q` ∈ [0, 1] of sorted `xs` with linear interpolation between order statistics
 /// (numpy's default): position q·(len − 1).
-fn quantile_sorted(xs: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(xs: &[f64], q: f64) -> f64 {
     let pos = q * (xs.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(xs.len() - 1);

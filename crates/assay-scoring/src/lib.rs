@@ -87,6 +87,15 @@
 //! [`aggregate::EditTally`]. It weighs samples by their length, unlike the mean of the
 //! per-sample rates.
 //!
+//! # Comparing two runs
+//!
+//! [`paired`] holds the statistics for two runs (or models) that scored the same samples:
+//! the mean per-sample difference with its paired standard error and a seeded percentile
+//! bootstrap interval that resamples the pairs ([`paired::paired_bootstrap`]), and, for 0/1
+//! metrics ([`paired::is_binary`]), McNemar's test with the exact binomial and the
+//! continuity-corrected chi-square p-values as statsmodels computes them
+//! ([`paired::mcnemar`]), which a reference fixture checks.
+//!
 //! # Embedding evaluation
 //!
 //! [`embedding`] scores embedding models: cosine similarity with Pearson and Spearman
@@ -103,9 +112,14 @@ pub mod judge;
 pub mod metrics;
 pub mod normalize;
 pub mod number;
+pub mod paired;
 
 pub use aggregate::{aggregate, aggregate_with, bootstrap_ci, Accumulator, EditTally, Summary};
 pub use extract::{extract, ExtractError, Extractor};
 pub use metrics::{
     builtin, default_metric_ids, BuiltinMetric, EditCounts, MetricInput, BUILTIN_IDS,
+};
+pub use paired::{
+    is_binary, mcnemar, mcnemar_from_scores, paired_bootstrap, paired_bootstrap_diffs, McNemar,
+    PairedError, PairedInterval,
 };
