@@ -1,0 +1,365 @@
+"""The web UI (``/ui``) end to end in a real headless Chromium (harness: ``ui_browser.py``).
+
+Runs are started through the SDK against the fake model; everything else is done as a person
+would, in the browser: signing in with a bad and a good key, following a run live on its page
+until it ends, reading its metrics, the runs list, another tenant's 404 page, signing out, and
+pages holding hostile text (markup, a ``javascript:`` link, a 200,000-character line) that must
+be shown as text and run nothing. Every page visited is saved as a screenshot
+(``ASSAY_UI_SCREENSHOTS``, default ``<repo>/target/ui-screenshots``) at 1280x900, run pages
+and the runs list also at phone width (390x844) and in the dark colour scheme.
+
+Further pages with hostile text take one line each, e.g.
+``assert_inert_page(ui, f"/ui/runs/{hostile_run.id}/samples", *HOSTILE_TEXTS)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+from typing import Dict, List, Tuple
+
+import pytest
+from meetkai_mka1 import SDK
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from test_runs import fake, unique, upload, wait_for_run  # noqa: F401  (fake: fixture)
+from ui_browser import (  # noqa: F401  (browser, ui: fixtures)
+    DESKTOP,
+    PHONE,
+    assert_inert_page,
+    browser,
+    color_scheme,
+    cookies,
+    open_page,
+    path_of,
+    response_status,
+    screenshot,
+    sign_in,
+    sign_out,
+    ui,
+    viewport,
+    wait_for,
+)
+
+# The live run: one call at a time, each answered after LATENCY_MS, so the run takes about
+# ROWS * LATENCY_MS and its page sees several progress events (about one a second) first.
+LIVE_ROWS = 8
+LATENCY_MS = 700
+# Row 6 gets a wrong answer, row 7 a 400 (a failed sample, left out of the means).
+WRONG_ROW, FAILED_ROW = 6, 7
+PROGRESS_RE = re.compile(r"^(\d+) / (\d+) \((\d+) failed\)$")
+
+# Hostile text: markup that would run if it were parsed, and an enormous line.
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=1">'
+LINK = '<a href="javascript:window.__pwned=1">x</a>'
+HUGE = "<i>x</i>" * 25_000  # one 200,000-character line
+HOSTILE_TEXTS = [SCRIPT, IMG, LINK, HUGE]
+assert len(HUGE) == 200_000
+
+
+def qa_suite(sdk: SDK, name: str, rows: List[Dict[str, str]]) -> str:
+    data = upload(sdk, f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    suite = sdk.llm.evals.create_suite(
+        name=unique(name),
+        manifest={"tasks": [{"id": "qa", "type": "qa", "dataset": {"file_id": data.id},
+                             "prompt_template": "{{q}}", "target_template": "{{a}}",
+                             "metrics": [{"id": "exact_match"}, {"id": "f1"}]}]},
+    )
+    return suite.id
+
+
+def live_rows(tag: str) -> List[Dict[str, str]]:
+    rows = []
+    for i in range(LIVE_ROWS):
+        answer = f"Z{i}" if i == WRONG_ROW else f"A{i}"
+        control = "[[status:400]]" if i == FAILED_ROW else f"[[answer:{answer}]]"
+        rows.append({"q": f"{tag} row {i} [[latency_ms:{LATENCY_MS}]] {control}", "a": f"A{i}"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def finished_run(sdk: SDK, fake) -> SimpleNamespace:
+    """A small completed run of the first tenant (three right answers)."""
+    tag = unique("ui-done")
+    rows = [{"q": f"{tag} {i} [[answer:A{i}]]", "a": f"A{i}"} for i in range(3)]
+    run = sdk.llm.evals.create_run(suite_id=qa_suite(sdk, "ui-done", rows), models=["fake"])
+    final = wait_for_run(sdk, run.id)
+    assert final.status == "completed"
+    return SimpleNamespace(id=run.id, total=3)
+
+
+@pytest.fixture(scope="module")
+def hostile_run(sdk: SDK, fake) -> SimpleNamespace:
+    """A completed run whose dataset rows, model answers, metadata and generation settings
+    hold ``HOSTILE_TEXTS``."""
+    tag = unique("ui-xss")
+    rows = [{"q": f"{tag} {i} [[answer:{text}]]", "a": text} for i, text in enumerate(HOSTILE_TEXTS)]
+    run = sdk.llm.evals.create_run(
+        suite_id=qa_suite(sdk, "ui-xss", rows),
+        models=["fake"],
+        metadata={"script": SCRIPT, "img": IMG, "link": LINK, SCRIPT: "a key too"},
+        generation={"extra_body": {"note": HUGE}},
+    )
+    final = wait_for_run(sdk, run.id)
+    assert final.status == "completed"
+    assert final.request_counts.completed == len(HOSTILE_TEXTS)
+    samples = sdk.llm.evals.list_samples(run_id=run.id, limit=10).data
+    assert sorted(s.output_text for s in samples) == sorted(HOSTILE_TEXTS), "the fake answered the hostile text"
+    return SimpleNamespace(id=run.id)
+
+
+def progress(text: str) -> Tuple[int, int, int]:
+    m = PROGRESS_RE.match(text.strip())
+    assert m, f"progress reads {text!r}"
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def run_page_state(driver: WebDriver) -> Dict[str, str]:
+    return driver.execute_script(
+        "return {status: document.querySelector('[data-status-text]').textContent,"
+        " progress: document.querySelector('[data-progress-text]').textContent};"
+    )
+
+
+def table(driver: WebDriver, selector: str) -> List[List[str]]:
+    return [
+        [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in driver.find_elements(By.CSS_SELECTOR, f"{selector} tbody tr")
+    ]
+
+
+# Records, in sessionStorage (which outlives a reload of the page; ``window.name`` set by a
+# document that is unloading is lost), every state of the run page's status and progress
+# texts while this document lives, with its marker: what the page showed just before it
+# reloaded itself stays readable afterwards.
+WATCH_JS = """
+window.__marker = arguments[0];
+const status = document.querySelector('[data-status-text]');
+const text = document.querySelector('[data-progress-text]');
+const log = [];
+const record = () => {
+  log.push({status: status.textContent, progress: text.textContent});
+  sessionStorage.setItem('assay_test_watch', JSON.stringify({marker: window.__marker, log: log}));
+};
+record();
+new MutationObserver(record).observe(document.querySelector('dl.facts'),
+  {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+
+def watched(driver: WebDriver) -> Dict:
+    return json.loads(driver.execute_script("return sessionStorage.getItem('assay_test_watch')") or "{}")
+
+
+def test_bad_key_is_refused_without_a_session(ui: WebDriver, assay_server) -> None:
+    open_page(ui, "/ui/sign-in")
+    assert ui.title == "Sign in · Assay"
+    screenshot(ui, "sign-in")
+    sign_in(ui, assay_server.admin_key[:-4] + "nope")
+    assert path_of(ui) == "/ui/sign-in"
+    assert response_status(ui) == 401
+    alert = ui.find_element(By.CSS_SELECTOR, "[role=alert]")
+    assert alert.text == "That API key is not valid."
+    assert "assay_session" not in cookies(ui)
+    screenshot(ui, "sign-in-refused")
+    open_page(ui, "/ui/runs")
+    assert path_of(ui) == "/ui/sign-in", "the runs page needs a session"
+
+
+def test_sign_in_keeps_the_key_out_of_the_browser(ui: WebDriver, assay_server) -> None:
+    key = assay_server.admin_key
+    sign_in(ui, key)
+    assert path_of(ui) == "/ui/runs"
+    assert ui.find_element(By.TAG_NAME, "h1").text == "Runs"
+    session = cookies(ui).get("assay_session")
+    assert session is not None, f"no session cookie among {sorted(cookies(ui))}"
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert session["path"] == "/ui"
+    assert key not in session["value"]
+    assert ui.execute_script("return document.cookie") == "", "a script can read a cookie"
+    assert "assay_sign_in" not in cookies(ui), "the sign-in form's cookie outlived the sign-in"
+    storage = ui.execute_script(
+        "const all = s => Array.from({length: s.length}, (_, i) => s.key(i) + '=' + s.getItem(s.key(i)));"
+        "return {local: all(localStorage), session: all(sessionStorage)};"
+    )
+    for where, text in [("URL", ui.current_url), ("page", ui.page_source),
+                        ("localStorage", json.dumps(storage["local"])),
+                        ("sessionStorage", json.dumps(storage["session"]))]:
+        assert key not in text, f"the key is in the {where}"
+
+
+def test_run_page_follows_a_run_live_until_it_ends(ui: WebDriver, assay_server, sdk: SDK, fake) -> None:
+    tag = unique("ui-live")
+    suite_id = qa_suite(sdk, "ui-live", live_rows(tag))
+    sign_in(ui, assay_server.admin_key)
+    run = sdk.llm.evals.create_run(suite_id=suite_id, models=["fake"], generation_concurrency=1,
+                                   generation={"max_retries": 0})
+    open_page(ui, f"/ui/runs/{run.id}")
+    assert ui.find_element(By.CSS_SELECTOR, "h1 code").text == run.id
+    first = run_page_state(ui)
+    assert first["status"] in ("queued", "in_progress"), f"the run is not running yet: {first}"
+    marker = unique("doc")
+    ui.execute_script(WATCH_JS, marker)
+
+    # Progress events change the page in place: same document, more samples done, still running.
+    def advanced(d: WebDriver):
+        seen = watched(d)
+        if seen.get("marker") != marker:
+            return None
+        for state in seen["log"]:
+            done, total, _ = progress(state["progress"])
+            if state["status"] == "in_progress" and total == LIVE_ROWS and 0 < done < total:
+                return state
+        return None
+
+    mid = wait_for(ui, "a progress event to move the open page on", advanced)
+    assert ui.execute_script("return window.__marker") == marker, "the page was reloaded to show progress"
+    screenshot(ui, "run-running")
+    viewport(ui, *PHONE)
+    screenshot(ui, "run-running-phone")
+    viewport(ui, *DESKTOP)
+
+    # The last event ends the run on the page, which then reloads itself once for the metrics.
+    def finished(d: WebDriver):
+        try:
+            state = d.execute_script(
+                "const s = document.querySelector('[data-status-text]');"
+                "return {marker: window.__marker === undefined ? null : window.__marker,"
+                " ready: document.readyState, status: s && s.textContent};"
+            )
+        except WebDriverException:  # between the documents
+            return None
+        return state if state["marker"] is None and state["ready"] == "complete" else None
+
+    after = wait_for(ui, "the run page to end the run and reload itself", finished, timeout=60)
+    assert after["status"] == "completed"
+    assert ui.execute_script("return performance.getEntriesByType('navigation')[0].type") == "reload"
+    seen = watched(ui)
+    ui.execute_script("sessionStorage.removeItem('assay_test_watch')")
+    assert seen["marker"] == marker
+    log = seen["log"]
+    assert log[-1] == {"status": "completed", "progress": f"{LIVE_ROWS} / {LIVE_ROWS} (1 failed)"}, (
+        f"the live page's last state before it reloaded: {log[-1]}"
+    )
+    dones = [progress(s["progress"])[0] for s in log]
+    assert dones == sorted(dones), f"progress went backwards: {log}"
+    assert mid in log[:-1]
+
+    # The reloaded page: final counts and the run's metrics, as the API gives them.
+    state = run_page_state(ui)
+    assert state == {"status": "completed", "progress": f"{LIVE_ROWS} / {LIVE_ROWS} (1 failed)"}
+    bar = ui.find_element(By.CSS_SELECTOR, "[data-progress-url] progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == (str(LIVE_ROWS), str(LIVE_ROWS))
+    final = sdk.llm.evals.get_run(run_id=run.id)
+    assert final.status == "completed"
+    want = {}
+    for model, tasks in final.metrics["by_model"].items():
+        for task, entry in tasks.items():
+            for metric, m in entry["metrics"].items():
+                lo, hi = m["mean"] - 1.96 * m["stderr"], m["mean"] + 1.96 * m["stderr"]
+                want[(model, task, metric)] = [f"{m['mean']:.4f}", f"{m['stderr']:.4f}",
+                                               f"[{lo:.4f}, {hi:.4f}]", str(m["n"])]
+    rows = table(ui, "table.metrics")
+    got = {(r[0], r[1], r[2]): r[3:7] for r in rows}
+    assert got == want
+    # 6 of the 7 scored samples right (the failed one is not scored).
+    for metric in ("exact_match", "f1"):
+        assert got[("fake", "qa", metric)][0] == f"{6 / 7:.4f}"
+        assert got[("fake", "qa", metric)][3] == "7"
+    assert len(ui.find_elements(By.CSS_SELECTOR, "table.metrics svg.bar rect")) == len(rows)
+    settings = json.loads(ui.find_element(By.CSS_SELECTOR, "main > pre").text)
+    assert settings["models"] == ["fake"] and settings["suite_id"] == suite_id
+    screenshot(ui, "run-finished")
+    color_scheme(ui, "dark")
+    screenshot(ui, "run-finished-dark")
+    color_scheme(ui, "light")
+    viewport(ui, *PHONE)
+    screenshot(ui, "run-finished-phone")
+
+
+def test_runs_list_shows_the_run(ui: WebDriver, assay_server, finished_run: SimpleNamespace) -> None:
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, "/ui/runs")
+    rows = {r[0]: r for r in table(ui, "table.runs")}
+    assert finished_run.id in rows, f"runs listed: {sorted(rows)}"
+    row = rows[finished_run.id]
+    assert row[1:3] == ["completed", "fake"]
+    assert row[3].endswith(f"{finished_run.total} / {finished_run.total}")
+    screenshot(ui, "runs")
+    color_scheme(ui, "dark")
+    screenshot(ui, "runs-dark")
+    color_scheme(ui, "light")
+    viewport(ui, *PHONE)
+    screenshot(ui, "runs-phone")
+    viewport(ui, *DESKTOP)
+    ui.find_element(By.CSS_SELECTOR, f"table.runs a[href='/ui/runs/{finished_run.id}']").click()
+    wait_for(ui, "the run's page", lambda d: path_of(d) == f"/ui/runs/{finished_run.id}")
+    assert run_page_state(ui)["status"] == "completed"
+
+
+def test_another_tenants_run_is_a_404_page(ui: WebDriver, assay_server, finished_run: SimpleNamespace) -> None:
+    page = f"/ui/runs/{finished_run.id}"
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, page)
+    assert response_status(ui) == 200
+    owner = ui.find_element(By.CSS_SELECTOR, "header .who").text
+    sign_out(ui)
+
+    sign_in(ui, assay_server.other_key)
+    assert path_of(ui) == "/ui/runs"
+    other = ui.find_element(By.CSS_SELECTOR, "header .who").text
+    assert other != owner, f"both keys are shown as {owner!r}"
+    assert finished_run.id not in ui.find_element(By.TAG_NAME, "main").text
+    open_page(ui, page)
+    assert response_status(ui) == 404
+    assert ui.title == "404 · Assay"
+    assert ui.find_element(By.TAG_NAME, "h1").text == "404"
+    assert ui.find_element(By.CSS_SELECTOR, "main p").text == "Not found."
+    assert finished_run.id not in ui.page_source
+    assert ui.find_elements(By.CSS_SELECTOR, "form.sign-out"), "the 404 page keeps the signed-in header"
+    screenshot(ui, "not-found")
+    open_page(ui, page + "/progress")
+    assert response_status(ui) == 404
+    assert ui.find_element(By.TAG_NAME, "h1").text == "404"
+
+
+def test_sign_out_ends_the_session(ui: WebDriver, assay_server) -> None:
+    sign_in(ui, assay_server.admin_key)
+    token = cookies(ui)["assay_session"]
+    sign_out(ui)
+    assert path_of(ui) == "/ui/sign-in"
+    assert "assay_session" not in cookies(ui)
+    open_page(ui, "/ui/runs")
+    assert path_of(ui) == "/ui/sign-in"
+    # The server closed the session: its old cookie, put back, signs nobody in.
+    ui.execute_cdp_cmd("Network.setCookie", {k: token[k] for k in ("name", "value", "domain", "path", "httpOnly", "sameSite")})
+    assert "assay_session" in cookies(ui)
+    open_page(ui, "/ui/runs")
+    assert path_of(ui) == "/ui/sign-in"
+
+
+def test_hostile_text_is_shown_as_text_and_runs_nothing(
+    ui: WebDriver, assay_server, hostile_run: SimpleNamespace
+) -> None:
+    sign_in(ui, assay_server.admin_key)
+    # The run page shows the hostile metadata and generation settings in its settings (JSON).
+    assert_inert_page(ui, f"/ui/runs/{hostile_run.id}", *(json.dumps(t) for t in HOSTILE_TEXTS))
+    # The metadata ends the settings, after the enormous line.
+    ui.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+    screenshot(ui, "run-hostile")
+    viewport(ui, *PHONE)
+    # The enormous line wraps: the page is no wider than a phone.
+    widths = ui.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
+    ui.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+    screenshot(ui, "run-hostile-phone")
+    viewport(ui, *DESKTOP)
+    assert_inert_page(ui, "/ui/runs", hostile_run.id)
+    # Markup in the address is not echoed into the 404 page.
+    assert_inert_page(ui, "/ui/runs/%3Cscript%3Ewindow.__pwned=1%3C%2Fscript%3E")
+    assert response_status(ui) == 404
