@@ -15,6 +15,7 @@ mod health;
 mod hub_files;
 mod keys;
 mod runs;
+mod sample_browse;
 mod samples;
 mod schedules;
 mod shares;
@@ -36,7 +37,13 @@ pub use health::{ActiveFault, Backoff, StorageHealth};
 pub use hub_files::HubFile;
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use runs::{NewRun, RunFilter, RunRecord, RunResults};
-pub use samples::{NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter, StoredSample};
+pub use sample_browse::{
+    FailureGroup, SampleBrowsePage, SampleOrder, SampleQuery, SampleSummary, PREVIEW_CHARS,
+};
+pub use samples::{
+    redact_data_uris, NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter,
+    StoredSample,
+};
 pub use schedules::{FireKind, Fired, ScheduleFilter, ScheduleRecord};
 pub use shares::ShareError;
 pub use sql::Reach;

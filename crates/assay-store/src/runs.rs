@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::sql::{
-    bind_visible, cursor_seq, fetch_reachable, into_page, json_col, opt_json_col, push_reach,
-    push_visible, to_json, Reach, Sql,
+    bind_visible, cursor_seq, fetch_reachable, into_page, json_array_has, json_col, opt_json_col,
+    push_reach, push_visible, to_json, Reach, Sql,
 };
 use crate::{Store, StoreError};
 
@@ -59,6 +59,10 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only the runs this schedule fired.
     pub schedule_id: Option<String>,
+    /// Only the runs that evaluate this model (one of `models`).
+    pub model: Option<String>,
+    /// Only the imported runs of this agent.
+    pub agent_name: Option<String>,
 }
 
 /// What finalization records on a completed run.
@@ -230,6 +234,17 @@ impl Store {
             sql.push(" AND runs.schedule_id = ");
             sql.param();
         }
+        if filter.model.is_some() {
+            let model = sql.reserve();
+            sql.push(&format!(
+                " AND {}",
+                json_array_has(self.backend(), "runs.models", &model)
+            ));
+        }
+        if filter.agent_name.is_some() {
+            sql.push(" AND runs.agent_name = ");
+            sql.param();
+        }
         if cursor.is_some() {
             sql.push(" AND runs.seq < ");
             sql.param();
@@ -248,6 +263,12 @@ impl Store {
         }
         if let Some(s) = &filter.schedule_id {
             query = query.bind(s);
+        }
+        if let Some(m) = &filter.model {
+            query = query.bind(m);
+        }
+        if let Some(a) = &filter.agent_name {
+            query = query.bind(a);
         }
         if let Some(seq) = cursor {
             query = query.bind(seq);

@@ -530,7 +530,7 @@ fn score_number(v: &Value) -> Option<f64> {
 }
 
 /// Replaces inline `data:` URIs (audio clips, images) in a row with a short marker.
-fn redact_data_uris(row: &mut Map<String, Value>) {
+pub fn redact_data_uris(row: &mut Map<String, Value>) {
     fn walk(v: &mut Value) {
         match v {
             Value::String(s) if s.starts_with("data:") && s.len() > 64 => {

@@ -4,7 +4,7 @@ use assay_domain::Principal;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::StoreError;
+use crate::{Backend, StoreError};
 
 /// Builds a statement with `$1, $2, …` placeholders, numbering parameters as they are added.
 #[derive(Default)]
@@ -29,10 +29,16 @@ impl Sql {
 
     /// Appends the next placeholder and returns it (to reuse it in the same statement).
     pub fn param(&mut self) -> String {
-        self.count += 1;
-        let p = format!("${}", self.count);
+        let p = self.reserve();
         self.text.push_str(&p);
         p
+    }
+
+    /// Numbers the next placeholder without appending it, for an expression built around it
+    /// (bound in numbering order like any other).
+    pub fn reserve(&mut self) -> String {
+        self.count += 1;
+        format!("${}", self.count)
     }
 }
 
@@ -187,4 +193,58 @@ pub(crate) fn into_page<T>(
         .map(read)
         .collect::<Result<_, _>>()?;
     Ok((items, has_more))
+}
+
+/// SQL reading the value at key `key` (a placeholder bound to the key's name) of the JSON
+/// object in text column `column`, as text; NULL when the key is absent. Numbers come out in
+/// each database's own spelling; use it for string fields.
+pub(crate) fn json_text(backend: Backend, column: &str, key: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_extract({column}, '$.' || json_quote({key}))"),
+        Backend::Postgres => format!("({column}::jsonb ->> {key})"),
+    }
+}
+
+/// SQL reading the value at key `key` (a placeholder) of the JSON object in text column
+/// `column` as a double: a JSON number as itself, `true` as 1 and `false` as 0 (as scores are
+/// averaged), NULL otherwise (absent, text, null).
+pub(crate) fn json_number(backend: Backend, column: &str, key: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path = format!("'$.' || json_quote({key})");
+            format!(
+                "(CASE json_type({column}, {path}) WHEN 'integer' THEN CAST(json_extract({column}, {path}) AS REAL) \
+                 WHEN 'real' THEN json_extract({column}, {path}) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)"
+            )
+        }
+        Backend::Postgres => format!(
+            "(CASE jsonb_typeof({column}::jsonb -> {key}) WHEN 'number' THEN ({column}::jsonb ->> {key})::double precision \
+             WHEN 'boolean' THEN CASE WHEN ({column}::jsonb ->> {key}) = 'true' THEN 1.0 ELSE 0.0 END END)"
+        ),
+    }
+}
+
+/// SQL true when the JSON array of strings in text column `column` holds the string bound
+/// to placeholder `value`.
+pub(crate) fn json_array_has(backend: Backend, column: &str, value: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})")
+        }
+        Backend::Postgres => format!("({column}::jsonb ? {value})"),
+    }
+}
+
+/// A `LIKE` pattern matching text that contains `needle` anywhere, with `\` as the escape.
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

@@ -1847,3 +1847,245 @@ async fn agent_board_runs_read_the_summaries_of_completed_agent_runs() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn samples_are_browsed_by_text_score_and_error_in_keyset_pages() {
+    use assay_domain::api::SampleStatus;
+    use assay_store::{RunFilter, SampleOrder, SampleQuery, SampleUpdate, SampleUsage};
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let other = principal("o2", "t", None);
+        let s = store
+            .create_suite(&me, &suite("browse"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let run = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let run_id = run.object.id.clone();
+        // 10 indexes × 2 models; model m1 scores index/10, m2 scores 1 - index/10 except
+        // index 0 of m2 which fails (timeout) and index 1 of m2 (a grader error).
+        store
+            .insert_samples(&run_id, &new_samples(10))
+            .await
+            .unwrap();
+        store.mark_planned(&run_id, 20).await.unwrap();
+        let writer = store.sample_writer();
+        for sample in store.sample_batch(&run_id, 0, 100, true).await.unwrap() {
+            let o = sample.object;
+            let i = o.sample_index as f64;
+            writer
+                .send(SampleUpdate::Generated {
+                    id: o.id.clone(),
+                    output_text: format!("The ANSWER is {}%_{}", o.sample_index, o.model),
+                    reasoning: None,
+                    response_id: None,
+                    usage: SampleUsage::default(),
+                    attempts: 1,
+                    phase_timings: json!({}),
+                })
+                .await
+                .unwrap();
+            let update = match (o.model.as_str(), o.sample_index) {
+                ("m2", 0) => SampleUpdate::Failed {
+                    id: o.id.clone(),
+                    error: json!({"type": "timeout", "message": "took too long"}),
+                    attempts: Some(3),
+                },
+                ("m2", 1) => SampleUpdate::Failed {
+                    id: o.id.clone(),
+                    error: json!({"type": "grader_error", "message": "boom"}),
+                    attempts: None,
+                },
+                (m, _) => SampleUpdate::Completed {
+                    id: o.id.clone(),
+                    extracted_output: Some("x".into()),
+                    scores: serde_json::from_value(json!({
+                        "acc": if m == "m1" { i / 10.0 } else { 1.0 - i / 10.0 },
+                        "ok": m == "m1",
+                    }))
+                    .unwrap(),
+                    judge: None,
+                },
+            };
+            writer.send(update).await.unwrap();
+        }
+
+        let browse = |q: SampleQuery, after: Option<String>, limit: i64| {
+            let store = store.clone();
+            let me = me.clone();
+            let run_id = run_id.clone();
+            async move {
+                store
+                    .browse_samples(&me, &run_id, &q, after.as_deref(), limit)
+                    .await
+            }
+        };
+        // Every page of 3 in planned order, each sample once; the count is of all matches.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = browse(SampleQuery::default(), after.clone(), 3)
+                .await
+                .unwrap();
+            assert_eq!(page.matching, 20);
+            seen.extend(
+                page.samples
+                    .iter()
+                    .map(|s| (s.model.clone(), s.sample_index)),
+            );
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 20);
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 20);
+
+        // Text: case-insensitive, in prompt or output, with LIKE's wildcards taken literally.
+        let text = |t: &str| SampleQuery {
+            text: Some(t.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            browse(text("answer is 3"), None, 50)
+                .await
+                .unwrap()
+                .matching,
+            2
+        );
+        assert_eq!(browse(text("Q7"), None, 50).await.unwrap().matching, 2);
+        assert_eq!(browse(text("3%_M1"), None, 50).await.unwrap().matching, 1);
+        assert_eq!(browse(text("3_%"), None, 50).await.unwrap().matching, 0);
+
+        // Score range, with booleans counted as 1 and 0 like the API's filter.
+        let range = |metric: &str, min: Option<f64>, max: Option<f64>| SampleQuery {
+            score: Some((metric.into(), min, max)),
+            ..Default::default()
+        };
+        let low = browse(range("acc", None, Some(0.25)), None, 50)
+            .await
+            .unwrap();
+        // m1 indexes 0, 1, 2 (0.0, 0.1, 0.2) and m2 index 8, 9 (0.2, 0.1 — 0.0 at 10 is absent).
+        assert_eq!(low.matching, 5);
+        assert_eq!(
+            browse(range("ok", Some(1.0), None), None, 50)
+                .await
+                .unwrap()
+                .matching,
+            10
+        );
+        assert_eq!(
+            browse(range("missing", Some(0.0), None), None, 50)
+                .await
+                .unwrap()
+                .matching,
+            0
+        );
+
+        // Sorted by a score in keyset pages: descending, ties in planned order, samples
+        // without the score last.
+        let mut order = Vec::new();
+        let mut after = None;
+        let by_acc = SampleQuery {
+            order: SampleOrder::Score {
+                metric: "acc".into(),
+                descending: true,
+            },
+            ..Default::default()
+        };
+        loop {
+            let page = browse(by_acc.clone(), after.clone(), 4).await.unwrap();
+            order.extend(page.samples.iter().map(|s| {
+                (
+                    s.scores.get("acc").and_then(|v| v.as_f64()),
+                    s.model.clone(),
+                    s.sample_index,
+                )
+            }));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(order.len(), 20);
+        let values: Vec<Option<f64>> = order.iter().map(|o| o.0).collect();
+        assert!(values[..18].windows(2).all(|w| w[0] >= w[1]), "{values:?}");
+        assert_eq!(&values[18..], &[None, None]);
+        assert_eq!(
+            (order[0].1.as_str(), order[0].2),
+            ("m1", 9),
+            "0.9 of m1 comes before 0.9 of m2 (index 1 failed), then m2's 0.8"
+        );
+
+        // Failures by type; then the failed samples of one type.
+        let groups = store.failure_groups(&me, &run_id).await.unwrap();
+        let mut types: Vec<(Option<String>, i64)> = groups
+            .iter()
+            .map(|g| (g.error_type.clone(), g.count))
+            .collect();
+        types.sort();
+        assert_eq!(
+            types,
+            vec![
+                (Some("grader_error".into()), 1),
+                (Some("timeout".into()), 1)
+            ]
+        );
+        assert!(groups
+            .iter()
+            .any(|g| g.example.as_deref() == Some("took too long")));
+        let timeouts = browse(
+            SampleQuery {
+                error_type: Some("timeout".into()),
+                ..Default::default()
+            },
+            None,
+            50,
+        )
+        .await
+        .unwrap();
+        assert_eq!(timeouts.matching, 1);
+        assert_eq!(timeouts.samples[0].status, SampleStatus::Failed);
+        assert_eq!(timeouts.samples[0].error_type.as_deref(), Some("timeout"));
+
+        // Runs by model: both models' run; no run of another model.
+        let by_model = |m: &str| RunFilter {
+            model: Some(m.into()),
+            ..Default::default()
+        };
+        let page = PageRequest {
+            after: None,
+            limit: 10,
+        };
+        let (runs, _) = store
+            .list_runs(&me, assay_store::Reach::Shared, &by_model("m2"), &page)
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        let (runs, _) = store
+            .list_runs(&me, assay_store::Reach::Shared, &by_model("m"), &page)
+            .await
+            .unwrap();
+        assert!(runs.is_empty());
+
+        // Another tenant, a bad cursor.
+        assert!(matches!(
+            store
+                .browse_samples(&other, &run_id, &SampleQuery::default(), None, 5)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.failure_groups(&other, &run_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            browse(SampleQuery::default(), Some("garbage".into()), 5).await,
+            Err(StoreError::InvalidCursor(_))
+        ));
+    })
+    .await;
+}

@@ -410,6 +410,7 @@ impl Schedules {
             suite_version: query.suite_version,
             status: query.status,
             schedule_id: Some(record.id),
+            ..RunFilter::default()
         };
         Ok(self
             .store()
