@@ -222,6 +222,19 @@ impl Engine {
         Ok(run)
     }
 
+    /// Cancels a queued or running run the caller owns (see [`Store::request_cancel`]) and
+    /// tells the executor, so no model call starts after this returns. Returns the new status.
+    pub async fn cancel_run(
+        &self,
+        store: &Store,
+        caller: &assay_domain::Principal,
+        run_id: &str,
+    ) -> Result<assay_domain::api::RunStatus, StoreError> {
+        let status = store.request_cancel(caller, run_id).await?;
+        self.dispatcher.cancel(run_id);
+        Ok(status)
+    }
+
     /// A cancel was requested for `run_id`.
     pub fn cancel(&self, run_id: &str) {
         self.dispatcher.cancel(run_id);

@@ -28,6 +28,38 @@ pub struct StoredFile {
     pub blob_key: String,
 }
 
+impl StoredFile {
+    /// The `Content-Disposition` of a download: `attachment` with an ASCII fallback name and
+    /// the exact UTF-8 name (RFC 6266 / 5987).
+    pub fn content_disposition(&self) -> String {
+        attachment(&self.object.filename)
+    }
+}
+
+fn attachment(filename: &str) -> String {
+    {
+        let fallback: String = filename
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut encoded = String::new();
+        for b in filename.bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                encoded.push(b as char);
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    }
+}
+
 /// Filters of `GET /files`.
 #[derive(Debug, Clone, Default)]
 pub struct FileFilter {
@@ -157,5 +189,19 @@ impl Store {
             tracing::warn!(file_id = id, error = %e, "could not remove deleted file content");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn disposition_is_ascii() {
+        let d = super::attachment("résumé \"v1\".csv");
+        assert!(d.is_ascii());
+        assert!(d.contains("filename=\"r_sum_ _v1_.csv\""), "{d}");
+        assert!(
+            d.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v1%22.csv"),
+            "{d}"
+        );
     }
 }

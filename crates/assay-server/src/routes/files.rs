@@ -278,7 +278,7 @@ pub async fn get_file_content(
         .await
         .map_err(not_found(&file_id))?;
     let stream = state.store.blobs().get_stream(&file.blob_key).await?;
-    let disposition = content_disposition(&file.object.filename);
+    let disposition = file.content_disposition();
     Ok((
         [
             (header::CONTENT_TYPE, file.content_type),
@@ -290,46 +290,9 @@ pub async fn get_file_content(
         .into_response())
 }
 
-/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 5987).
-fn content_disposition(filename: &str) -> String {
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut encoded = String::new();
-    for b in filename.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-}
-
 fn not_found(id: &str) -> impl FnOnce(assay_store::StoreError) -> ApiError + '_ {
     move |e| match e {
         assay_store::StoreError::NotFound => ApiError::NotFound(format!("no file with id {id}")),
         other => other.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn disposition_is_ascii() {
-        let d = super::content_disposition("résumé \"v1\".csv");
-        assert!(d.is_ascii());
-        assert!(d.contains("filename=\"r_sum_ _v1_.csv\""), "{d}");
-        assert!(
-            d.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v1%22.csv"),
-            "{d}"
-        );
     }
 }

@@ -76,7 +76,7 @@ pub async fn list_runs(
         suite_id: q.suite_id,
         suite_version: q.suite_version,
         status: q.status,
-        schedule_id: None,
+        ..RunFilter::default()
     };
     let (mut data, has_more) = state
         .store
@@ -141,11 +141,10 @@ pub async fn cancel_run(
     Path(run_id): Path<String>,
 ) -> Result<Json<RunObject>, ApiError> {
     state
-        .store
-        .request_cancel(&caller, &run_id)
+        .engine
+        .cancel_run(&state.store, &caller, &run_id)
         .await
         .map_err(run_not_found(&run_id))?;
-    state.engine.cancel(&run_id);
     let run = find_run(&state, &caller, &run_id, Reach::Owned).await?;
     Ok(Json(run.object))
 }
