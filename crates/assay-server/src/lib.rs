@@ -239,7 +239,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = api();
     let json_limit = state.config.max_json_bytes;
-    let ui = assay_ui::UiState::new(state.store.clone(), assay_ui::DEFAULT_SESSION_SECONDS);
+    let ui = assay_ui::UiState::new(
+        state.store.clone(),
+        state.engine.clone(),
+        assay_ui::DEFAULT_SESSION_SECONDS,
+    );
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(assay_ui::router(ui))

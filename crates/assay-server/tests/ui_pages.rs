@@ -287,3 +287,272 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     assert_eq!(page(session).await.0, 303);
     assert_eq!(page(other_session).await.0, 200);
 }
+
+/// GETs `path` with a session cookie; returns the status and the body.
+async fn ui_get(server: &TestServer, session: &str, path: &str) -> (u16, String) {
+    let r = browser()
+        .get(server.url(path))
+        .header("Cookie", format!("assay_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// POSTs a button's form (its CSRF token) to `path`; returns the status and `Location`.
+async fn ui_post(server: &TestServer, session: &str, path: &str, csrf: &str) -> (u16, String) {
+    let r = browser()
+        .post(server.url(path))
+        .header("Cookie", format!("assay_session={session}"))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (r.status().as_u16(), location)
+}
+
+/// The number of matching samples a samples page reports.
+fn matching(html: &str) -> i64 {
+    let at = html.find("data-matching=\"").expect("a match count") + 15;
+    html[at..]
+        .split('"')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+#[tokio::test]
+async fn samples_pages_filter_show_every_part_of_a_sample_and_buttons_act_with_csrf() {
+    let server = TestServer::start().await;
+    let hostile = "<script>window.pwned=1</script><img src=x onerror=alert(2)>";
+    let file = server
+        .upload_jsonl(
+            "d.jsonl",
+            &[
+                json!({"q": "Capital of France? [[answer:Paris]]", "a": "Paris"}),
+                json!({"q": "2+2? [[answer:5]]", "a": "4"}),
+                json!({"q": format!("Say {hostile} [[answer:{hostile}]]"), "a": "no"}),
+                json!({"q": "Broken [[status:400]]", "a": "x"}),
+                json!({"q": "Apple pie? [[answer:apple]]", "a": "apple"}),
+            ],
+        )
+        .await;
+    let suite = server
+        .create_suite(
+            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+        )
+        .await;
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let (session, csrf) = sign_in(&server, &server.key).await;
+    let (other, other_csrf) = sign_in(&server, &server.other_key).await;
+    let samples = format!("/ui/runs/{run_id}/samples");
+
+    // Filters, each answered by the server.
+    let (status, html) = ui_get(&server, &session, &samples).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(matching(&html), 5);
+    assert!(!html.contains("<script>window.pwned"), "unescaped: {html}");
+    assert!(
+        html.contains("&lt;script&gt;window.pwned=1&lt;&#x2f;script&gt;")
+            || html.contains("&lt;script&gt;window.pwned=1&lt;/script&gt;"),
+        "{html}"
+    );
+    for (query, want) in [
+        ("status=failed", 1),
+        ("q=APPLE", 1),
+        ("q=%5B%5Banswer", 4),
+        ("metric=exact_match&max=0", 2),
+        ("metric=exact_match&min=1", 2),
+        ("metric=exact_match&min=1&task=t&model=fake", 2),
+        ("error_type=nothing_like_it", 0),
+        ("sort=score_asc&metric=exact_match", 5),
+    ] {
+        let (status, html) = ui_get(&server, &session, &format!("{samples}?{query}")).await;
+        assert_eq!(status, 200, "{query}: {html}");
+        assert_eq!(matching(&html), want, "{query}");
+    }
+    // Bad filters are 400 pages naming the field.
+    for (query, field) in [
+        ("metric=exact_match&min=abc", "min:"),
+        ("min=0.5", "metric:"),
+        ("sort=score_desc", "metric:"),
+        ("status=done", "status:"),
+        ("after=garbage", "no longer valid"),
+    ] {
+        let (status, html) = ui_get(&server, &session, &format!("{samples}?{query}")).await;
+        assert_eq!(status, 400, "{query}: {html}");
+        assert!(html.contains(field), "{query}: {html}");
+    }
+
+    // The run page groups the failure by type and links to those samples.
+    let (_, html) = ui_get(&server, &session, &format!("/ui/runs/{run_id}")).await;
+    let failed = server
+        .all_samples(&run_id, "&status=failed")
+        .await
+        .pop()
+        .expect("a failed sample");
+    let error_type = failed["error"]["type"]
+        .as_str()
+        .expect("an error type")
+        .to_string();
+    assert!(html.contains("<h2>Failures</h2>"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "samples?status=failed&amp;error_type={error_type}"
+        )),
+        "{html}"
+    );
+    let (_, by_type) = ui_get(
+        &server,
+        &session,
+        &format!("{samples}?status=failed&error_type={error_type}"),
+    )
+    .await;
+    assert_eq!(matching(&by_type), 1);
+
+    // A failed sample's page says why; the hostile one shows its text as text.
+    let (status, html) = ui_get(
+        &server,
+        &session,
+        &format!("{samples}/{}", failed["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&error_type), "{html}");
+    let all = server.all_samples(&run_id, "").await;
+    let evil = all
+        .iter()
+        .find(|s| s["sample_index"] == 2)
+        .expect("the hostile sample");
+    let evil_page = format!("{samples}/{}", evil["id"].as_str().unwrap());
+    let (status, html) = ui_get(&server, &session, &evil_page).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        !html.contains("<script>window.pwned") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    assert!(html.contains("<h2>Output</h2>") && html.contains("<h2>Dataset row</h2>"));
+    assert!(html.contains("exact_match"), "{html}");
+
+    // Artifacts download with the session, for the owner only.
+    let (_, html) = ui_get(&server, &session, &format!("/ui/runs/{run_id}")).await;
+    let at = html.find("href=\"/ui/files/").expect("an artifact link") + 6;
+    let link = html[at..].split('"').next().unwrap().to_string();
+    let (status, body) = ui_get(&server, &session, &link).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&run_id) || body.contains("exact_match"),
+        "{body}"
+    );
+
+    // Another org: every page of the run is a 404, and no button works.
+    for path in [
+        samples.clone(),
+        evil_page.clone(),
+        format!("{evil_page}/audio"),
+        link.clone(),
+    ] {
+        let (status, html) = ui_get(&server, &other, &path).await;
+        assert_eq!(status, 404, "{path}: {html}");
+        assert!(!html.contains("window.pwned"));
+    }
+    let (status, _) = ui_post(
+        &server,
+        &other,
+        &format!("/ui/runs/{run_id}/rerun-failed"),
+        &other_csrf,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Rerun the failed sample: a forged form is refused, the real one requeues the run.
+    let rerun = format!("/ui/runs/{run_id}/rerun-failed");
+    assert_eq!(ui_post(&server, &session, &rerun, "forged").await.0, 403);
+    let (status, location) = ui_post(&server, &session, &rerun, &csrf).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/ui/runs/{run_id}").as_str())
+    );
+    let again = server.wait_terminal(&run_id).await;
+    assert_eq!(again["status"], "completed");
+    // A completed run cannot be cancelled: a 409 page.
+    let (status, _) = ui_post(
+        &server,
+        &session,
+        &format!("/ui/runs/{run_id}/cancel"),
+        &csrf,
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Cancel a slow run from its page, then retry it.
+    let slow_file = server
+        .upload_jsonl(
+            "s.jsonl",
+            &[json!({"q": "wait [[latency_ms:30000]]", "a": "x"})],
+        )
+        .await;
+    let slow_suite = server
+        .create_suite(
+            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": slow_file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+        )
+        .await;
+    let (_, slow) = server
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": slow_suite, "models": ["fake"]}),
+        )
+        .await;
+    let slow_id = slow["id"].as_str().unwrap().to_string();
+    let (_, html) = ui_get(&server, &session, &format!("/ui/runs/{slow_id}")).await;
+    assert!(html.contains("Cancel run"), "{html}");
+    let (status, _) = ui_post(
+        &server,
+        &session,
+        &format!("/ui/runs/{slow_id}/cancel"),
+        &csrf,
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(server.wait_terminal(&slow_id).await["status"], "cancelled");
+    let (_, html) = ui_get(&server, &session, &format!("/ui/runs/{slow_id}")).await;
+    assert!(
+        html.contains("Retry run") && !html.contains("Cancel run"),
+        "{html}"
+    );
+    let (status, _) = ui_post(
+        &server,
+        &session,
+        &format!("/ui/runs/{slow_id}/retry"),
+        &csrf,
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, run) = server
+        .get(&format!("/api/v1/llm/evals/runs/{slow_id}"))
+        .await;
+    assert!(
+        ["queued", "in_progress"].contains(&run["status"].as_str().unwrap_or("")),
+        "{run}"
+    );
+
+    // The runs list filters by status and model.
+    let (_, html) = ui_get(&server, &session, "/ui/runs?status=completed").await;
+    assert!(html.contains(&run_id) && !html.contains(&slow_id), "{html}");
+    let (_, html) = ui_get(&server, &session, "/ui/runs?model=nope").await;
+    assert!(html.contains("No runs match"), "{html}");
+    let (status, html) = ui_get(&server, &session, "/ui/runs?status=bogus").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("status:"), "{html}");
+}

@@ -1,23 +1,60 @@
-// Live progress of a run page: follows the run's progress events and updates the page in
-// place; when the run ends, reloads once to show its metrics.
+// Live progress: a run page ([data-progress-url]) and the runs list ([data-live-url]) follow
+// server-sent `progress` events and update their progress bars and statuses in place. A run
+// page reloads once when its run ends, to show the metrics computed at the end.
 (function () {
   "use strict";
-  var root = document.querySelector("[data-progress-url]");
-  if (!root || !window.EventSource) return;
-  var source = new EventSource(root.getAttribute("data-progress-url"));
-  var initial = root.getAttribute("data-status");
-  source.addEventListener("progress", function (e) {
-    var p;
-    try { p = JSON.parse(e.data); } catch (_) { return; }
-    var bar = root.querySelector("progress");
+  if (!window.EventSource) return;
+
+  function show(scope, p) {
+    var bar = scope.querySelector("progress");
     if (bar) { bar.max = Math.max(p.total, 1); bar.value = p.done; }
-    var text = root.querySelector("[data-progress-text]");
-    if (text) text.textContent = p.done + " / " + p.total + " (" + p.failed + " failed)";
-    var status = document.querySelector("[data-status-text]");
-    if (status) { status.textContent = p.status; status.className = "status status-" + p.status; }
-    if (p.terminal) {
-      source.close();
-      if (initial !== p.status) window.location.reload();
-    }
-  });
+    var text = scope.querySelector("[data-progress-text]");
+    if (text) text.textContent = p.done + " / " + p.total + (p.failed ? " (" + p.failed + " failed)" : "");
+    var badge = scope.querySelector("[data-status-text] .status");
+    if (badge) { badge.textContent = p.status.replace(/_/g, " "); badge.className = "status status-" + p.status; }
+  }
+
+  function follow(url, onProgress) {
+    var source = new EventSource(url);
+    source.addEventListener("progress", function (e) {
+      var p;
+      try { p = JSON.parse(e.data); } catch (_) { return; }
+      onProgress(p, source);
+    });
+    return source;
+  }
+
+  var run = document.querySelector("[data-progress-url]");
+  if (run) {
+    var initial = run.getAttribute("data-status");
+    follow(run.getAttribute("data-progress-url"), function (p, source) {
+      show(run, p);
+      if (p.terminal) {
+        source.close();
+        run.removeAttribute("data-progress-url");
+        if (initial !== p.status) window.location.reload();
+      }
+    });
+  }
+
+  var list = document.querySelector("[data-live-url]");
+  if (list) {
+    var open = {};
+    var waiting = 0;
+    Array.prototype.forEach.call(list.querySelectorAll("tr[data-live]"), function (row) {
+      waiting += 1;
+      open[row.getAttribute("data-run")] = row;
+    });
+    follow(list.getAttribute("data-live-url"), function (p, source) {
+      var row = open[p.id];
+      if (!row) return;
+      show(row, p);
+      if (p.terminal) { delete open[p.id]; waiting -= 1; }
+      // Every run on the page has ended: stop (the server ends the stream too).
+      if (waiting === 0) {
+        source.close();
+        list.removeAttribute("data-live-url");
+      }
+    });
+  }
 })();
