@@ -262,6 +262,8 @@ def test_run_page_follows_a_run_live_until_it_ends(ui: WebDriver, assay_server, 
         for task, entry in tasks.items():
             for metric, m in entry["metrics"].items():
                 lo, hi = m["mean"] - 1.96 * m["stderr"], m["mean"] + 1.96 * m["stderr"]
+                # A share metric (every mean in [0, 1]; here all are) is clipped to [0, 1].
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
                 want[(model, task, metric)] = [f"{m['mean']:.4f}", f"{m['stderr']:.4f}",
                                                f"[{lo:.4f}, {hi:.4f}]", str(m["n"])]
     rows = table(ui, "table.metrics")
@@ -289,7 +291,7 @@ def test_runs_list_shows_the_run(ui: WebDriver, assay_server, finished_run: Simp
     assert finished_run.id in rows, f"runs listed: {sorted(rows)}"
     row = rows[finished_run.id]
     assert row[1:3] == ["completed", "fake"]
-    assert row[3].endswith(f"{finished_run.total} / {finished_run.total}")
+    assert row[3].endswith(f"{finished_run.total} / {finished_run.total} (0 failed)"), row
     screenshot(ui, "runs")
     color_scheme(ui, "dark")
     screenshot(ui, "runs-dark")
@@ -348,7 +350,11 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(
 ) -> None:
     sign_in(ui, assay_server.admin_key)
     # The run page shows the hostile metadata and generation settings in its settings (JSON).
-    assert_inert_page(ui, f"/ui/runs/{hostile_run.id}", *(json.dumps(t) for t in HOSTILE_TEXTS))
+    # The page clips a stored string at 2,000 characters and says how much it left out, so the
+    # 200,000-character line shows as its clipped head.
+    shown = [json.dumps(t) for t in (SCRIPT, IMG, LINK)]
+    shown.append(json.dumps(HUGE[:2000] + f"… ({len(HUGE) - 2000} more characters)", ensure_ascii=False))
+    assert_inert_page(ui, f"/ui/runs/{hostile_run.id}", *shown)
     # The metadata ends the settings, after the enormous line.
     ui.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
     screenshot(ui, "run-hostile")

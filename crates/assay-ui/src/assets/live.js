@@ -9,9 +9,9 @@
     var bar = scope.querySelector("progress");
     if (bar) { bar.max = Math.max(p.total, 1); bar.value = p.done; }
     var text = scope.querySelector("[data-progress-text]");
-    if (text) text.textContent = p.done + " / " + p.total + (p.failed ? " (" + p.failed + " failed)" : "");
+    if (text) text.textContent = p.done + " / " + p.total + " (" + p.failed + " failed)";
     var badge = scope.querySelector("[data-status-text] .status");
-    if (badge) { badge.textContent = p.status.replace(/_/g, " "); badge.className = "status status-" + p.status; }
+    if (badge) { badge.textContent = p.status; badge.className = "status status-" + p.status; }
   }
 
   function follow(url, onProgress) {
@@ -24,14 +24,14 @@
     return source;
   }
 
-  var run = document.querySelector("[data-progress-url]");
+  var run = document.querySelector("[data-progress-url][data-live]");
   if (run) {
     var initial = run.getAttribute("data-status");
     follow(run.getAttribute("data-progress-url"), function (p, source) {
       show(run, p);
       if (p.terminal) {
         source.close();
-        run.removeAttribute("data-progress-url");
+        run.removeAttribute("data-live");
         if (initial !== p.status) window.location.reload();
       }
     });
