@@ -45,6 +45,15 @@ pub(crate) fn given(v: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The query string of the given (non-empty) fields, in order.
+pub(crate) fn query_string(fields: &[(&str, &Option<String>)]) -> String {
+    let pairs: Vec<(&str, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| given(v).map(|v| (*k, v)))
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
 impl RunsQuery {
     fn filter(&self) -> Result<RunFilter, UiError> {
         let status = given(&self.status)
@@ -66,17 +75,13 @@ impl RunsQuery {
 
     /// The query string of these filters (without the cursor), for the next page's link.
     fn filters_query(&self) -> String {
-        let pairs: Vec<(&str, String)> = [
+        query_string(&[
             ("suite", &self.suite),
             ("status", &self.status),
             ("model", &self.model),
             ("schedule", &self.schedule),
             ("agent", &self.agent),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| given(v).map(|v| (k, v)))
-        .collect();
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
+        ])
     }
 }
 

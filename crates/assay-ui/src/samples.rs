@@ -11,7 +11,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use crate::render::{clip, clip_json, pretty, secured, UiError, CLIP_CHARS};
-use crate::runs::{given, visible_run};
+use crate::runs::{given, query_string, visible_run};
 use crate::session::{SignedIn, Viewer};
 use crate::UiState;
 
@@ -94,7 +94,7 @@ impl SamplesQuery {
 
     /// The query string of the filters and order (without the cursor).
     fn filters_query(&self) -> String {
-        let pairs: Vec<(&str, String)> = [
+        query_string(&[
             ("task", &self.task),
             ("model", &self.model),
             ("status", &self.status),
@@ -104,11 +104,7 @@ impl SamplesQuery {
             ("max", &self.max),
             ("q", &self.q),
             ("sort", &self.sort),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| given(v).map(|v| (k, v)))
-        .collect();
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
+        ])
     }
 }
 
