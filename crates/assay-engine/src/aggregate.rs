@@ -10,6 +10,17 @@ use assay_scoring::metrics::{builtin, edit_counts, MetricInput};
 use assay_store::{Store, StoreError};
 use serde_json::{json, Value};
 
+/// A score as a number: a finite number, or a boolean as 1 or 0; `None` for anything else
+/// (text, objects, non-finite values), which no metric aggregates.
+pub fn score_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+    .filter(|x| x.is_finite())
+}
+
 /// Counts, token sums and per-metric running statistics over a set of samples.
 #[derive(Default)]
 pub struct Aggregate {
@@ -53,12 +64,7 @@ impl Aggregate {
             SampleStatus::Completed => {
                 self.completed += 1;
                 for (metric, value) in &s.scores {
-                    let number = match value {
-                        Value::Number(n) => n.as_f64(),
-                        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                        _ => None,
-                    };
-                    if let Some(x) = number.filter(|x| x.is_finite()) {
+                    if let Some(x) = score_number(value) {
                         self.metrics.entry(metric.clone()).or_default().push(x);
                     }
                 }
@@ -157,18 +163,6 @@ impl RunAggregates {
                 level.corpus.entry(id.to_string()).or_default().push(counts);
             }
         }
-    }
-
-    /// The aggregates of every stored sample of a run ([`scan_samples`]), tallying the corpus
-    /// error rates of `tasks`.
-    pub async fn scan<'a>(
-        store: &Store,
-        run_id: &str,
-        tasks: impl IntoIterator<Item = &'a Task>,
-    ) -> Result<Self, StoreError> {
-        let mut aggregates = Self::for_tasks(tasks);
-        scan_samples(store, run_id, |s| aggregates.add(s)).await?;
-        Ok(aggregates)
     }
 }
 

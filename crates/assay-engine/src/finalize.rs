@@ -1,7 +1,8 @@
 //! Finalization: aggregate every sample's scores into the run's `metrics` (means with
-//! standard errors, per model and task), sum token usage, write the results JSON and samples
-//! JSONL artifacts, and complete the run. Samples are streamed in pages: memory does not grow
-//! with the run.
+//! standard errors, per model and task), sum token usage, store the per-sample scores as
+//! columns for comparisons ([`crate::compare`]), write the results JSON and samples JSONL
+//! artifacts, and complete the run. Samples are streamed in pages: memory grows only by the
+//! score columns, 8 bytes per sample and metric.
 //!
 //! `metrics` layout:
 //! ```text
@@ -33,7 +34,8 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::aggregate::{tokens_json, Aggregate, RunAggregates};
+use crate::aggregate::{scan_samples, tokens_json, Aggregate, RunAggregates};
+use crate::compare::ColumnsBuilder;
 use crate::plan::selected_tasks;
 use crate::sample::metric_ids;
 use crate::PlanError;
@@ -52,7 +54,15 @@ pub async fn finalize(
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    let aggregates = RunAggregates::scan(store, run_id, tasks.values().copied()).await?;
+    // One pass over the samples gives the aggregates and the score columns comparisons read.
+    let mut aggregates = RunAggregates::for_tasks(tasks.values().copied());
+    let mut columns = ColumnsBuilder::default();
+    scan_samples(store, run_id, |s| {
+        aggregates.add(s);
+        columns.add(s);
+    })
+    .await?;
+    store.put_score_columns(run_id, &columns.finish()).await?;
     // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
     let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
     for row in store.task_metrics(run_id).await? {

@@ -12,13 +12,15 @@
 //! a restarted server resumes where it stopped.
 //!
 //! Read models over stored rows live here too, computed per request: [`leaderboard`] (the
-//! leaderboard-runs feed) and [`overview`] (a run's overview). [`trajectories`] stores and
+//! leaderboard-runs feed), [`overview`] (a run's overview) and [`compare`] (two runs or
+//! models on the same samples). [`trajectories`] stores and
 //! reads trial trajectories by sample address.
 
 pub mod admission;
 pub mod aggregate;
 pub mod audio;
 pub mod cache;
+pub mod compare;
 pub mod dataset;
 pub mod dataset_check;
 pub mod embedding_task;

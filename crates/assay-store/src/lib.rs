@@ -18,6 +18,7 @@ mod runs;
 mod sample_browse;
 mod samples;
 mod schedules;
+mod score_columns;
 mod shares;
 mod sql;
 mod suite_runs;
@@ -45,6 +46,7 @@ pub use samples::{
     StoredSample,
 };
 pub use schedules::{FireKind, Fired, ScheduleFilter, ScheduleRecord};
+pub use score_columns::ScoreColumns;
 pub use shares::ShareError;
 pub use sql::Reach;
 pub use suite_runs::{AgentBoardFilter, AgentRunFigures, RunEntrant};

@@ -101,6 +101,19 @@ impl Cursor {
     }
 }
 
+/// The columns [`read_summary`] reads: a sample's identity, state, scores and previews of
+/// its long texts.
+pub(crate) fn summary_columns() -> String {
+    format!(
+        "samples.seq, samples.id, samples.task_id, samples.model, samples.sample_index, \
+         samples.status, substr(samples.prompt, 1, {PREVIEW_CHARS}) AS prompt_preview, \
+         substr(samples.target, 1, {PREVIEW_CHARS}) AS target_preview, \
+         substr(samples.output_text, 1, {PREVIEW_CHARS}) AS output_preview, \
+         substr(samples.extracted_output, 1, {PREVIEW_CHARS}) AS extracted_preview, \
+         samples.scores, samples.error, samples.started_at, samples.completed_at"
+    )
+}
+
 /// The statement's WHERE clause for `query` over run `$1`, binding in order.
 struct Filters<'a> {
     query: &'a SampleQuery,
@@ -131,14 +144,7 @@ impl Store {
                 .map(contains_pattern),
         };
 
-        let mut sql = Sql::new(&format!(
-            "SELECT samples.seq, samples.id, samples.task_id, samples.model, samples.sample_index, \
-             samples.status, substr(samples.prompt, 1, {PREVIEW_CHARS}) AS prompt_preview, \
-             substr(samples.target, 1, {PREVIEW_CHARS}) AS target_preview, \
-             substr(samples.output_text, 1, {PREVIEW_CHARS}) AS output_preview, \
-             substr(samples.extracted_output, 1, {PREVIEW_CHARS}) AS extracted_preview, \
-             samples.scores, samples.error, samples.started_at, samples.completed_at"
-        ));
+        let mut sql = Sql::new(&format!("SELECT {}", summary_columns()));
         let sort_key = match &query.order {
             SampleOrder::Planned => None,
             SampleOrder::Score { metric, descending } => {
@@ -333,7 +339,7 @@ impl Filters<'_> {
     }
 }
 
-fn read_summary(row: &AnyRow) -> Result<SampleSummary, StoreError> {
+pub(crate) fn read_summary(row: &AnyRow) -> Result<SampleSummary, StoreError> {
     let status: String = row.try_get("status")?;
     let status = SampleStatus::parse(&status)
         .ok_or_else(|| StoreError::Corrupt(format!("sample status {status:?}")))?;

@@ -2089,3 +2089,70 @@ async fn samples_are_browsed_by_text_score_and_error_in_keyset_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn score_columns_round_trip_and_samples_are_found_by_index() {
+    use assay_store::ScoreColumns;
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let s = store
+            .create_suite(&me, &suite("columns"), &version(json!({})))
+            .await
+            .unwrap();
+        let v = store.get_suite_version(&me, &s.id, 1).await.unwrap();
+        let run = store.create_run(&me, &new_run(&s.id, &v.id)).await.unwrap();
+        let run_id = run.object.id.clone();
+        store
+            .insert_samples(&run_id, &new_samples(5))
+            .await
+            .unwrap();
+
+        assert!(store.score_columns(&run_id, "m1").await.unwrap().is_empty());
+        let mut m1 = ScoreColumns::new("t", "m1");
+        for i in 0..5 {
+            if i == 2 {
+                m1.push(i, []);
+            } else {
+                m1.push(i, [("acc", i as f64 / 4.0), ("f1", -1.5e-300)]);
+            }
+        }
+        let mut m2 = ScoreColumns::new("t", "m2");
+        m2.push(0, [("acc", 1.0)]);
+        let mut other_task = ScoreColumns::new("u", "m1");
+        other_task.push(7, [("acc", 0.0)]);
+        store
+            .put_score_columns(&run_id, &[m1.clone(), m2, other_task])
+            .await
+            .unwrap();
+        let back = store.score_columns(&run_id, "m1").await.unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            (back[0].task_id.as_str(), back[1].task_id.as_str()),
+            ("t", "u")
+        );
+        assert_eq!(back[0].indexes, m1.indexes);
+        assert_eq!(back[0].values("f1").unwrap()[4], -1.5e-300);
+        let acc = back[0].values("acc").unwrap();
+        assert!(acc[2].is_nan());
+        assert_eq!(acc[3], 0.75);
+        // Stored again, the previous columns are replaced.
+        store.put_score_columns(&run_id, &[]).await.unwrap();
+        assert!(store.score_columns(&run_id, "m1").await.unwrap().is_empty());
+
+        let found = store
+            .samples_at(&run_id, "t", "m2", &[3, 1, 99])
+            .await
+            .unwrap();
+        let indexes: Vec<i64> = found.iter().map(|s| s.sample_index).collect();
+        assert_eq!(indexes, vec![1, 3]);
+        assert!(found
+            .iter()
+            .all(|s| s.model == "m2" && s.prompt.starts_with('q')));
+        assert!(store
+            .samples_at(&run_id, "t", "m2", &[])
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
