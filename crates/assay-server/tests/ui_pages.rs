@@ -556,3 +556,124 @@ async fn samples_pages_filter_show_every_part_of_a_sample_and_buttons_act_with_c
     assert_eq!(status, 400);
     assert!(html.contains("status:"), "{html}");
 }
+
+#[tokio::test]
+async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
+    let server = TestServer::start().await;
+    // The fake model answers 4 everywhere; the two datasets' targets differ, so run B loses
+    // sample 1, gains sample 2, and fails sample 4 outright.
+    let rows = |targets: [&str; 5], fail: Option<usize>| -> Vec<serde_json::Value> {
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let fault = if fail == Some(i) {
+                    " [[status:400]]"
+                } else {
+                    ""
+                };
+                json!({"q": format!("<b>q{i}</b> [[answer:4]]{fault}"), "a": t})
+            })
+            .collect()
+    };
+    let suite_of = |file: String| {
+        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"}]})
+    };
+    let file_a = server
+        .upload_jsonl("a.jsonl", &rows(["4", "4", "5", "5", "4"], None))
+        .await;
+    let file_b = server
+        .upload_jsonl("b.jsonl", &rows(["4", "5", "4", "5", "4"], Some(4)))
+        .await;
+    let suite_a = server.create_suite(suite_of(file_a)).await;
+    let suite_b = server.create_suite(suite_of(file_b)).await;
+    let run_a = server
+        .run_to_end(&json!({"suite_id": suite_a, "models": ["fake", "fake-responses"]}))
+        .await;
+    let run_b = server
+        .run_to_end(&json!({"suite_id": suite_b, "models": ["fake"]}))
+        .await;
+    let (a, b) = (
+        run_a["id"].as_str().unwrap().to_string(),
+        run_b["id"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(run_b["request_counts"]["failed"], 1, "{run_b}");
+    let (session, _) = sign_in(&server, &server.key).await;
+
+    let (status, html) = ui_get(&server, &session, &format!("/ui/compare?a={a}&b={b}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("exact_match"), "{html}");
+    // Four pairs (sample 4 failed in B): means 0.5 and 0.5, one discordant pair each way.
+    assert!(
+        html.contains("0.5000") && html.contains("+0.0000"),
+        "{html}"
+    );
+    assert!(html.contains("p = 1.0000 (1 vs 1)"), "{html}");
+    assert!(html.contains("no clear difference"), "{html}");
+    assert!(
+        html.contains("3 changed: 1 regressed, 1 lost (scored in A only), 1 improved, 0 gained"),
+        "{html}"
+    );
+    let at = |class: &str| {
+        html.find(class)
+            .unwrap_or_else(|| panic!("{class}: {html}"))
+    };
+    assert!(at("tr class=\"change-regressed\"") < at("tr class=\"change-lost\""));
+    assert!(at("tr class=\"change-lost\"") < at("tr class=\"change-improved\""));
+    // Prompts are shown as text, both sides' samples are linked.
+    assert!(
+        html.contains("&lt;b&gt;q1") && !html.contains("<b>q1"),
+        "{html}"
+    );
+    // The targets differ between the datasets: both are shown.
+    assert!(html.contains("A: 4<br>B: 5"), "{html}");
+    assert!(
+        html.contains(&format!("/ui/runs/{a}/samples/"))
+            && html.contains(&format!("/ui/runs/{b}/samples/"))
+    );
+    assert!(
+        html.contains("status_400") || html.contains("error"),
+        "{html}"
+    );
+
+    // The runs list's checkboxes send `run` twice: the same page.
+    let (status, checked) =
+        ui_get(&server, &session, &format!("/ui/compare?run={a}&run={b}")).await;
+    assert_eq!(status, 200);
+    assert!(checked.contains("3 changed"), "{checked}");
+    // Two models of one run: identical answers, nothing changed.
+    let (status, models) = ui_get(&server, &session, &format!("/ui/compare?run={a}")).await;
+    assert_eq!(status, 200, "{models}");
+    assert!(
+        models.contains("fake-responses") && models.contains("0 changed"),
+        "{models}"
+    );
+    // Paging past the end lists nothing but still renders; a bad page position is a 400.
+    let (status, _) = ui_get(
+        &server,
+        &session,
+        &format!("/ui/compare?a={a}&b={b}&task=t&metric=exact_match&from=50"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (query, field) in [
+        (format!("a={b}"), "model_b"),
+        (format!("a={a}&b={b}&model_a=nope"), "model_a"),
+        (format!("a={a}&b={b}&task=t&metric=nope"), "metric"),
+        (format!("a={a}&b={b}&task=t"), "task"),
+        (format!("a={a}&b={b}&from=-1"), "from"),
+        (format!("run={a}&run={b}&run={a}"), "run"),
+    ] {
+        let (status, html) = ui_get(&server, &session, &format!("/ui/compare?{query}")).await;
+        assert_eq!(status, 400, "{query}: {html}");
+        assert!(html.contains(&format!("{field}:")), "{query}: {html}");
+    }
+    // The form alone, and another org's runs are not found.
+    let (status, form) = ui_get(&server, &session, "/ui/compare").await;
+    assert_eq!(status, 200);
+    assert!(form.contains("name=\"a\""));
+    let (other, _) = sign_in(&server, &server.other_key).await;
+    let (status, _) = ui_get(&server, &other, &format!("/ui/compare?a={a}&b={b}")).await;
+    assert_eq!(status, 404);
+}

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use minijinja::Environment;
 
+mod compare;
 mod render;
 mod runs;
 mod samples;
@@ -81,6 +82,7 @@ pub fn router<S>(state: UiState) -> Router<S> {
             "/ui/runs/{run_id}/samples/{sample_id}/audio",
             get(samples::sample_audio),
         )
+        .route("/ui/compare", get(compare::compare_page))
         .route("/ui/files/{file_id}", get(runs::download_file))
         .with_state(state)
 }

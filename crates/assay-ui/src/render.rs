@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("run.html", include_str!("templates/run.html")),
     ("samples.html", include_str!("templates/samples.html")),
     ("sample.html", include_str!("templates/sample.html")),
+    ("compare.html", include_str!("templates/compare.html")),
 ];
 
 /// The template environment (HTML auto-escaping for `.html` names, minijinja's default).
