@@ -244,6 +244,25 @@ impl SplitMix64 {
     }
 }
 
+/// So `rand_distr`'s samplers (the binomial draws of [`crate::paired`]) can run on the same
+/// seeded generator.
+impl rand::RngCore for SplitMix64 {
+    fn next_u32(&mut self) -> u32 {
+        (SplitMix64::next_u64(self) >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        SplitMix64::next_u64(self)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = SplitMix64::next_u64(self).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
 /// Quantile `q` ∈ [0, 1] of sorted `xs` with linear interpolation between order statistics
 /// (numpy's default): position q·(len − 1).
 pub(crate) fn quantile_sorted(xs: &[f64], q: f64) -> f64 {
