@@ -38,6 +38,7 @@ pub mod python;
 pub mod sample;
 pub mod sample_audio;
 pub mod schedules;
+pub mod suite_preview;
 pub mod token_backfill;
 pub mod trajectories;
 pub mod webhooks;
