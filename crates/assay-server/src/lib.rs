@@ -242,6 +242,7 @@ pub fn app(state: AppState) -> Router {
     let ui = assay_ui::UiState::new(
         state.store.clone(),
         state.engine.clone(),
+        state.schedules.clone(),
         assay_ui::DEFAULT_SESSION_SECONDS,
     );
     router

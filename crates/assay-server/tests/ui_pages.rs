@@ -677,3 +677,181 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
     let (status, _) = ui_get(&server, &other, &format!("/ui/compare?a={a}&b={b}")).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn suites_leaderboards_and_schedules_pages_show_what_the_api_holds() {
+    let server = TestServer::start().await;
+    let rows: Vec<serde_json::Value> = (0..12)
+        .map(|i| json!({"q": format!("<i>What is {i}?</i> [[answer:{i}]]"), "a": i.to_string()}))
+        .collect();
+    let file = server.upload_jsonl("rows.jsonl", &rows).await;
+    let manifest = json!({"tasks": [{"id": "arith", "type": "qa", "dataset": {"file_id": file},
+        "prompt_template": "Q: {{q}}\nA:", "target_template": "{{a}}",
+        "num_fewshot": 1}]});
+    let suite = server.create_suite(manifest.clone()).await;
+    let mut v2 = manifest.clone();
+    v2["tasks"][0]["prompt_template"] = json!("Question: {{q}}\nAnswer:");
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/llm/evals/suites/{suite}/versions"),
+            &json!({"manifest": v2, "make_active": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let run = server
+        .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let (status, _) = server
+        .post(
+            "/api/v1/llm/evals/imports/agent-run",
+            &json!({"suite_id": suite, "agent_name": "omp", "model": "m-alpha",
+                "trials": [{"task_id": "arith", "scores": {"reward": 1}},
+                           {"task_id": "arith", "sample_index": 1, "scores": {"reward": 0}}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, schedule) = server
+        .post(
+            "/api/v1/llm/evals/schedules",
+            &json!({"name": "nightly <b>", "suite_id": suite, "interval_seconds": 3600,
+                "run": {"models": ["fake"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{schedule}");
+    let schedule_id = schedule["id"].as_str().unwrap().to_string();
+    let (session, csrf) = sign_in(&server, &server.key).await;
+
+    // Suites list and a suite's page: 12 rows, the first five shown as text, and row 0's
+    // prompt rendered with its one few-shot example.
+    let (status, html) = ui_get(&server, &session, "/ui/suites").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&suite), "{html}");
+    let (status, html) = ui_get(&server, &session, &format!("/ui/suites/{suite}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("data-rows=\"12\"") && html.contains("12 rows"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;i&gt;What is 4?") && !html.contains("<i>What is"),
+        "{html}"
+    );
+    assert!(!html.contains("What is 5?&lt;"), "only five rows: {html}");
+    let prompt_at = html.find("class=\"prompt\">").expect("an example prompt");
+    let prompt = &html[prompt_at..prompt_at + html[prompt_at..].find("</pre>").unwrap_or(0)];
+    assert_eq!(
+        prompt.matches("Q: ").count(),
+        2,
+        "one example and the row: {prompt}"
+    );
+    assert!(prompt.contains("What is 0?"), "{prompt}");
+    // Version 2 of the suite, and the diff of the two manifests.
+    let (status, html) = ui_get(&server, &session, &format!("/ui/suites/{suite}?version=2")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Question: "), "{html}");
+    let (status, html) = ui_get(
+        &server,
+        &session,
+        &format!("/ui/suites/{suite}/diff?from=1&to=2"),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("data-changes=\"1\"") && html.contains("tasks[arith].prompt_template"),
+        "{html}"
+    );
+    for (path, field) in [
+        (format!("/ui/suites/{suite}/diff?from=1&to=9"), "to:"),
+        (format!("/ui/suites/{suite}/diff?from=x"), "from:"),
+        (format!("/ui/suites/{suite}?version=0"), "version:"),
+    ] {
+        let (status, html) = ui_get(&server, &session, &path).await;
+        assert_eq!(status, 400, "{path}: {html}");
+        assert!(html.contains(field), "{path}: {html}");
+    }
+
+    // Leaderboards: the agent board with its interval, the newest-runs board with the run.
+    let (status, html) = ui_get(&server, &session, "/ui/leaderboards").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&suite));
+    let (status, html) = ui_get(
+        &server,
+        &session,
+        &format!("/ui/leaderboards?suite={suite}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("omp") && html.contains("m-alpha") && html.contains("0.5000"),
+        "{html}"
+    );
+    assert!(html.contains("[0.0000, 1.0000]"), "{html}");
+    assert!(
+        html.contains(&run_id) && html.contains("arith exact_match 0.0000"),
+        "{html}"
+    );
+    let (status, html) = ui_get(
+        &server,
+        &session,
+        &format!("/ui/leaderboards?suite={suite}&per_group=0"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("per_group"), "{html}");
+
+    // Schedules: listed with the next fire; pause, resume and trigger act with the token.
+    let (status, html) = ui_get(&server, &session, "/ui/schedules").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("nightly &lt;b&gt;") && html.contains("every 1 h 0 min"),
+        "{html}"
+    );
+    assert!(
+        html.contains("2026-01-01 01:00 UTC"),
+        "next fire on the test clock: {html}"
+    );
+    let pause = format!("/ui/schedules/{schedule_id}/pause");
+    assert_eq!(ui_post(&server, &session, &pause, "forged").await.0, 403);
+    let (status, location) = ui_post(&server, &session, &pause, &csrf).await;
+    assert_eq!((status, location.starts_with("/ui/schedules")), (303, true));
+    let (_, got) = server
+        .get(&format!("/api/v1/llm/evals/schedules/{schedule_id}"))
+        .await;
+    assert_eq!(got["enabled"], false);
+    let (_, html) = ui_get(&server, &session, "/ui/schedules").await;
+    assert!(
+        html.contains("paused") && html.contains("Resume</button>"),
+        "{html}"
+    );
+    let resume = format!("/ui/schedules/{schedule_id}/resume");
+    assert_eq!(ui_post(&server, &session, &resume, &csrf).await.0, 303);
+    let (_, got) = server
+        .get(&format!("/api/v1/llm/evals/schedules/{schedule_id}"))
+        .await;
+    assert_eq!(got["enabled"], true);
+    let trigger = format!("/ui/schedules/{schedule_id}/trigger");
+    assert_eq!(ui_post(&server, &session, &trigger, &csrf).await.0, 303);
+    let (_, got) = server
+        .get(&format!("/api/v1/llm/evals/schedules/{schedule_id}"))
+        .await;
+    assert!(got["last_run_id"].is_string(), "{got}");
+
+    // Another org sees none of it.
+    let (other, other_csrf) = sign_in(&server, &server.other_key).await;
+    assert_eq!(
+        ui_get(&server, &other, &format!("/ui/suites/{suite}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        ui_get(&server, &other, &format!("/ui/leaderboards?suite={suite}"))
+            .await
+            .0,
+        404
+    );
+    let (_, html) = ui_get(&server, &other, "/ui/schedules").await;
+    assert!(!html.contains(&schedule_id));
+    assert_eq!(ui_post(&server, &other, &pause, &other_csrf).await.0, 404);
+}

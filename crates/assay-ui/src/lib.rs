@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use assay_engine::schedules::Schedules;
 use assay_engine::Engine;
 use assay_store::Store;
 use axum::response::{Redirect, Response};
@@ -17,10 +18,13 @@ use axum::Router;
 use minijinja::Environment;
 
 mod compare;
+mod leaderboards;
 mod render;
 mod runs;
 mod samples;
+mod schedules;
 mod session;
+mod suites;
 
 pub use session::SESSION_COOKIE;
 
@@ -35,16 +39,19 @@ const LIVE_JS: &str = include_str!("assets/live.js");
 pub struct UiState {
     store: Store,
     engine: Engine,
+    schedules: Schedules,
     session_seconds: i64,
     templates: Arc<Environment<'static>>,
 }
 
 impl UiState {
-    /// The UI over `store`, acting through `engine`, with sessions lasting `session_seconds`.
-    pub fn new(store: Store, engine: Engine, session_seconds: i64) -> Self {
+    /// The UI over `store`, acting through `engine` and `schedules`, with sessions lasting
+    /// `session_seconds`.
+    pub fn new(store: Store, engine: Engine, schedules: Schedules, session_seconds: i64) -> Self {
         UiState {
             store,
             engine,
+            schedules,
             session_seconds,
             templates: Arc::new(render::templates()),
         }
@@ -83,6 +90,20 @@ pub fn router<S>(state: UiState) -> Router<S> {
             get(samples::sample_audio),
         )
         .route("/ui/compare", get(compare::compare_page))
+        .route("/ui/suites", get(suites::suites_page))
+        .route("/ui/suites/{suite_id}", get(suites::suite_page))
+        .route("/ui/suites/{suite_id}/diff", get(suites::diff_page))
+        .route("/ui/leaderboards", get(leaderboards::leaderboards_page))
+        .route("/ui/schedules", get(schedules::schedules_page))
+        .route("/ui/schedules/{schedule_id}/pause", post(schedules::pause))
+        .route(
+            "/ui/schedules/{schedule_id}/resume",
+            post(schedules::resume),
+        )
+        .route(
+            "/ui/schedules/{schedule_id}/trigger",
+            post(schedules::trigger),
+        )
         .route("/ui/files/{file_id}", get(runs::download_file))
         .with_state(state)
 }

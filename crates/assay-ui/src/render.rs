@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("samples.html", include_str!("templates/samples.html")),
     ("sample.html", include_str!("templates/sample.html")),
     ("compare.html", include_str!("templates/compare.html")),
+    ("suites.html", include_str!("templates/suites.html")),
+    ("suite.html", include_str!("templates/suite.html")),
+    ("suite_diff.html", include_str!("templates/suite_diff.html")),
+    (
+        "leaderboards.html",
+        include_str!("templates/leaderboards.html"),
+    ),
+    ("schedules.html", include_str!("templates/schedules.html")),
 ];
 
 /// The template environment (HTML auto-escaping for `.html` names, minijinja's default).
@@ -49,6 +57,9 @@ pub(crate) enum UiError {
     NotFound(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Something the page needs is unreachable (e.g. the schedule executor).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -63,6 +74,30 @@ impl From<assay_engine::trajectories::TrajectoryError> for UiError {
             T::TooLarge(m) => UiError::TooLarge(m),
             T::NotFound(m) => UiError::NotFound(m),
             T::Store(s) => UiError::Store(s),
+        }
+    }
+}
+
+impl From<assay_engine::schedules::ScheduleError> for UiError {
+    fn from(e: assay_engine::schedules::ScheduleError) -> Self {
+        use assay_engine::schedules::ScheduleError as S;
+        match e {
+            S::Invalid(v) => UiError::BadRequest(v.to_string()),
+            S::NotFound(m) => UiError::NotFound(m),
+            S::Unavailable(m) => UiError::Unavailable(m),
+            S::Corrupt(m) => UiError::Render(m),
+            S::Store(s) => UiError::Store(s),
+        }
+    }
+}
+
+impl From<assay_engine::leaderboard::LeaderboardError> for UiError {
+    fn from(e: assay_engine::leaderboard::LeaderboardError) -> Self {
+        use assay_engine::leaderboard::LeaderboardError as L;
+        match e {
+            L::NoSuite(m) => UiError::NotFound(m),
+            L::InvalidCursor(m) => UiError::BadRequest(format!("cursor: {m}")),
+            L::Store(s) => UiError::Store(s),
         }
     }
 }
@@ -137,6 +172,7 @@ impl UiState {
                 (StatusCode::NOT_FOUND, "Not found.".to_string())
             }
             UiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            UiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
             UiError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, m.clone()),
             UiError::Store(s) if s.is_unavailable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
