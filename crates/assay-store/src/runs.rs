@@ -193,6 +193,36 @@ impl Store {
         read_run(&fetch_reachable(&self.pool, "runs", RUN_COLUMNS, caller, id, reach).await?)
     }
 
+    /// The live runs among `ids` within the caller's reach, in one read; ids of runs that are
+    /// gone or out of reach are left out. In no particular order.
+    pub async fn find_runs(
+        &self,
+        caller: &Principal,
+        ids: &[String],
+        reach: Reach,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE runs.id IN ("
+        ));
+        for i in 0..ids.len() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param();
+        }
+        sql.push(") AND runs.deleted_at IS NULL AND ");
+        push_reach(&mut sql, "runs", reach);
+        let mut query = sqlx::query(&sql.text);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows = bind_visible(query, caller).fetch_all(&self.pool).await?;
+        rows.iter().map(read_run).collect()
+    }
+
     /// A run by id, for executors (no tenancy check; deleted runs included).
     pub async fn run_record(&self, id: &str) -> Result<RunRecord, StoreError> {
         let row = sqlx::query(&format!(

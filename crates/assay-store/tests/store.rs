@@ -2156,3 +2156,40 @@ async fn score_columns_round_trip_and_samples_are_found_by_index() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn runs_are_found_by_ids_in_one_read_within_reach() {
+    use assay_store::Reach;
+    on_each_backend(|store| async move {
+        let me = principal("o", "t", None);
+        let other = principal("o2", "t", None);
+        let mut ids = Vec::new();
+        for (who, name) in [(&me, "mine"), (&me, "gone"), (&other, "theirs")] {
+            let s = store
+                .create_suite(who, &suite(name), &version(json!({})))
+                .await
+                .unwrap();
+            let v = store.get_suite_version(who, &s.id, 1).await.unwrap();
+            ids.push(
+                store
+                    .create_run(who, &new_run(&s.id, &v.id))
+                    .await
+                    .unwrap()
+                    .object
+                    .id,
+            );
+        }
+        store.delete_run(&me, &ids[1]).await.unwrap();
+        let mut asked = ids.clone();
+        asked.push("eval_run_missing".into());
+        let found = store.find_runs(&me, &asked, Reach::Shared).await.unwrap();
+        let found: Vec<&str> = found.iter().map(|r| r.object.id.as_str()).collect();
+        assert_eq!(found, vec![ids[0].as_str()]);
+        assert!(store
+            .find_runs(&me, &[], Reach::Shared)
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}

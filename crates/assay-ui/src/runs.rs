@@ -499,12 +499,15 @@ fn progress_events(store: Store, principal: Principal, ids: Vec<String>) -> Resp
             }
             let mut events = Vec::new();
             let mut still = Vec::new();
-            for id in ids.drain(..) {
-                let Ok(run) = store.find_run(&principal, &id, Reach::Shared).await else {
-                    // Deleted meanwhile, or the database is away: stop following it; the
-                    // page can be reloaded.
-                    continue;
-                };
+            // One read for every followed run. A run deleted meanwhile is no longer followed;
+            // when the database is away, none is (the page can be reloaded).
+            let runs = store
+                .find_runs(&principal, &ids, Reach::Shared)
+                .await
+                .unwrap_or_default();
+            ids.clear();
+            for run in runs {
+                let id = run.object.id.clone();
                 let progress = Progress::of(&run.object);
                 let data = serde_json::to_string(&progress).unwrap_or_default();
                 if sent.get(&id) != Some(&data) {
