@@ -1,10 +1,10 @@
 //! The clip of one transcription sample (E23), read from its stored, un-redacted dataset row:
 //! the task's `audio_column` first, else the first value in the row that is audio.
 
-use assay_domain::api::SampleAudioObject;
+use assay_domain::api::{SampleAudioObject, SampleObject};
 use assay_domain::manifest::Manifest;
 use assay_domain::Principal;
-use assay_store::{Reach, Store, StoreError};
+use assay_store::{Reach, RunRecord, Store, StoreError};
 use base64::Engine;
 use serde_json::{Map, Value};
 
@@ -29,28 +29,40 @@ pub async fn sample_audio(
         Err(e) => return Err(e.into()),
     };
     let run = store.run_record(&key.run_id).await?;
+    audio_of(store, &run, &sample).await
+}
+
+/// The clip of a sample already read (its run's reach checked), from its dataset row: the
+/// task's `audio_column` first, else the first value in the row that is audio. A row without
+/// any audio is `NotFound` without reading the suite's manifest.
+pub async fn audio_of(
+    store: &Store,
+    run: &RunRecord,
+    sample: &SampleObject,
+) -> Result<SampleAudioObject, TrajectoryError> {
+    let no_audio = || {
+        TrajectoryError::NotFound(format!(
+            "sample {} of task {} has no audio in its dataset row",
+            sample.sample_index, sample.task_id
+        ))
+    };
+    let empty = Map::new();
+    let row = sample.dataset_row.as_ref().unwrap_or(&empty);
+    let first = row.values().find(|v| is_audio(v)).ok_or_else(no_audio)?;
     let manifest = store
         .suite_version_manifest(&run.object.suite_version_id)
         .await?;
     let column = Manifest::from_json(&manifest, "manifest")
         .ok()
         .and_then(|m| {
-            m.task(&key.task_id)
+            m.task(&sample.task_id)
                 .and_then(|t| t.dataset.audio_column.clone())
         });
-    let row = sample.dataset_row.unwrap_or_default();
-    let no_audio = || {
-        TrajectoryError::NotFound(format!(
-            "sample {} of task {} has no audio in its dataset row",
-            key.sample_index, key.task_id
-        ))
-    };
     let value = column
         .as_deref()
         .and_then(|c| row.get(c))
         .filter(|v| is_audio(v))
-        .or_else(|| row.values().find(|v| is_audio(v)))
-        .ok_or_else(no_audio)?;
+        .unwrap_or(first);
     let audio = playable(value).ok_or_else(no_audio)?;
     if audio.starts_with("data:") && audio.len() > MAX_AUDIO_BYTES / 3 * 4 + 64 {
         return Err(TrajectoryError::TooLarge(format!(
@@ -61,9 +73,9 @@ pub async fn sample_audio(
     Ok(SampleAudioObject {
         object: "eval.sample.audio".into(),
         audio,
-        sample_index: key.sample_index,
-        task_id: key.task_id,
-        model: key.model,
+        sample_index: sample.sample_index,
+        task_id: sample.task_id.clone(),
+        model: sample.model.clone(),
     })
 }
 

@@ -97,15 +97,27 @@ pub async fn fetch(
     at: SampleAddress<'_>,
 ) -> Result<TrajectoryObject, TrajectoryError> {
     let sample = find_sample(store, caller, at, Reach::Shared).await?;
+    let missing = format!(
+        "sample {} of task {} and model {} has no trajectory",
+        sample.sample_index, sample.task_id, sample.model
+    );
+    trajectory_of(store, sample)
+        .await?
+        .ok_or(TrajectoryError::NotFound(missing))
+}
+
+/// The trajectory of a sample already found (and its run's reach checked), or `None` when it
+/// has none.
+pub async fn trajectory_of(
+    store: &Store,
+    sample: SampleKey,
+) -> Result<Option<TrajectoryObject>, TrajectoryError> {
     let Some((record, blob)) = store.read_trajectory(&sample.id).await? else {
-        return Err(TrajectoryError::NotFound(format!(
-            "sample {} of task {} and model {} has no trajectory",
-            sample.sample_index, sample.task_id, sample.model
-        )));
+        return Ok(None);
     };
     let payload = StoredPayload::from_blob(&blob)
         .map_err(|e| StoreError::Corrupt(format!("trajectory payload {}: {e}", record.blob_key)))?;
-    Ok(TrajectoryObject {
+    Ok(Some(TrajectoryObject {
         object: "eval.sample.trajectory".into(),
         run_id: sample.run_id,
         sample_index: sample.sample_index,
@@ -116,7 +128,7 @@ pub async fn fetch(
         size_bytes: record.size_bytes,
         steps: payload.steps,
         logs: payload.logs,
-    })
+    }))
 }
 
 /// The one sample `at` names in a run within `reach`.

@@ -2,8 +2,9 @@
 //! output, reasoning, scores, judge, errors, timings, dataset row, trajectory, audio).
 
 use assay_domain::api::SampleStatus;
-use assay_engine::trajectories::SampleAddress;
-use assay_store::{SampleOrder, SampleQuery};
+use assay_engine::sample_audio::audio_of;
+use assay_engine::trajectories::trajectory_of;
+use assay_store::{SampleKey, SampleOrder, SampleQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -321,40 +322,40 @@ async fn sample_html(
     run_id: &str,
     sample_id: &str,
 ) -> Result<String, UiError> {
-    let run = visible_run(state, viewer, run_id).await?.object;
+    let record = visible_run(state, viewer, run_id).await?;
     let sample = state.store.sample_by_id(run_id, sample_id).await?.object;
-    let at = SampleAddress {
-        run_id,
+    // The run and the sample are read once; the trajectory and the clip start from them.
+    let key = SampleKey {
+        id: sample.id.clone(),
+        run_id: sample.run_id.clone(),
+        task_id: sample.task_id.clone(),
+        model: sample.model.clone(),
         sample_index: sample.sample_index,
-        task_id: Some(&sample.task_id),
-        model: Some(&sample.model),
     };
-    let trajectory =
-        match assay_engine::trajectories::fetch(&state.store, &viewer.principal, at).await {
-            Ok(t) => Some(context! {
-                schema_version => t.schema_version,
-                steps => steps(&t.steps),
-                logs => t.logs.map(|l| {
-                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(l.get())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(path, tail)| (path, field_text(&tail)))
-                        .collect::<Vec<_>>()
-                }),
+    let trajectory = match trajectory_of(&state.store, key).await {
+        Ok(Some(t)) => Some(context! {
+            schema_version => t.schema_version,
+            steps => steps(&t.steps),
+            logs => t.logs.map(|l| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(l.get())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(path, tail)| (path, field_text(&tail)))
+                    .collect::<Vec<_>>()
             }),
-            Err(assay_engine::trajectories::TrajectoryError::NotFound(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-    let audio =
-        match assay_engine::sample_audio::sample_audio(&state.store, &viewer.principal, at).await {
-            Ok(a) if a.audio.starts_with("data:") => Some(context! { inline => true }),
-            Ok(a) => Some(context! { inline => false, url => a.audio }),
-            Err(
-                assay_engine::trajectories::TrajectoryError::NotFound(_)
-                | assay_engine::trajectories::TrajectoryError::TooLarge(_),
-            ) => None,
-            Err(e) => return Err(e.into()),
-        };
+        }),
+        Ok(None) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let audio = match audio_of(&state.store, &record, &sample).await {
+        Ok(a) if a.audio.starts_with("data:") => Some(context! { inline => true }),
+        Ok(a) => Some(context! { inline => false, url => a.audio }),
+        Err(
+            assay_engine::trajectories::TrajectoryError::NotFound(_)
+            | assay_engine::trajectories::TrajectoryError::TooLarge(_),
+        ) => None,
+        Err(e) => return Err(e.into()),
+    };
     let mut row = sample.dataset_row.clone().unwrap_or_default();
     assay_store::redact_data_uris(&mut row);
     let text = |t: &Option<String>| t.as_deref().map(|t| clip(t, TEXT_CHARS));
@@ -407,7 +408,7 @@ async fn sample_html(
     state.render(
         "sample.html",
         context! {
-            run => context! { id => &run.id },
+            run => context! { id => &record.object.id },
             sample => view,
             viewer => viewer.view(),
         },
@@ -422,16 +423,9 @@ pub(crate) async fn sample_audio(
     Path((run_id, sample_id)): Path<(String, String)>,
 ) -> Response {
     let clip = async {
-        visible_run(&state, &viewer, &run_id).await?;
+        let run = visible_run(&state, &viewer, &run_id).await?;
         let sample = state.store.sample_by_id(&run_id, &sample_id).await?.object;
-        let at = SampleAddress {
-            run_id: &run_id,
-            sample_index: sample.sample_index,
-            task_id: Some(&sample.task_id),
-            model: Some(&sample.model),
-        };
-        let audio =
-            assay_engine::sample_audio::sample_audio(&state.store, &viewer.principal, at).await?;
+        let audio = audio_of(&state.store, &run, &sample).await?;
         assay_engine::audio::parse_data_uri(&audio.audio).map_err(|_| {
             UiError::NotFound("the clip is not stored inline; its page links to it".into())
         })
