@@ -24,6 +24,7 @@ from meetkai_mka1 import SDK
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
 
 from test_runs import fake, unique, upload, wait_for_run  # noqa: F401  (fake: fixture)
 from ui_browser import (  # noqa: F401  (browser, ui: fixtures)
@@ -39,6 +40,7 @@ from ui_browser import (  # noqa: F401  (browser, ui: fixtures)
     screenshot,
     sign_in,
     sign_out,
+    submit,
     ui,
     viewport,
     wait_for,
@@ -287,11 +289,12 @@ def test_run_page_follows_a_run_live_until_it_ends(ui: WebDriver, assay_server, 
 def test_runs_list_shows_the_run(ui: WebDriver, assay_server, finished_run: SimpleNamespace) -> None:
     sign_in(ui, assay_server.admin_key)
     open_page(ui, "/ui/runs")
-    rows = {r[0]: r for r in table(ui, "table.runs")}
+    # The first column holds the compare checkboxes.
+    rows = {r[1]: r for r in table(ui, "table.runs")}
     assert finished_run.id in rows, f"runs listed: {sorted(rows)}"
     row = rows[finished_run.id]
-    assert row[1:3] == ["completed", "fake"]
-    assert row[3].endswith(f"{finished_run.total} / {finished_run.total} (0 failed)"), row
+    assert row[2:4] == ["completed", "fake"]
+    assert row[4].endswith(f"{finished_run.total} / {finished_run.total} (0 failed)"), row
     screenshot(ui, "runs")
     color_scheme(ui, "dark")
     screenshot(ui, "runs-dark")
@@ -369,3 +372,154 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(
     # Markup in the address is not echoed into the 404 page.
     assert_inert_page(ui, "/ui/runs/%3Cscript%3Ewindow.__pwned=1%3C%2Fscript%3E")
     assert response_status(ui) == 404
+
+
+@pytest.fixture(scope="module")
+def compared_runs(sdk: SDK, fake) -> SimpleNamespace:
+    """Two completed runs over the same five questions: run A answers all right; run B's
+    dataset moves two targets (two regressions) and fails one row (lost)."""
+    tag = unique("ui-cmp")
+
+    def rows(moved: Tuple[int, ...], failed: Tuple[int, ...]) -> List[Dict[str, str]]:
+        out = []
+        for i in range(5):
+            control = "[[status:400]]" if i in failed else f"[[answer:A{i}]]"
+            out.append({"q": f"{tag} question {i} {control}", "a": f"B{i}" if i in moved else f"A{i}"})
+        return out
+
+    ids = []
+    for name, moved, failed in (("ui-cmp-a", (), ()), ("ui-cmp-b", (1, 3), (4,))):
+        run = sdk.llm.evals.create_run(suite_id=qa_suite(sdk, name, rows(moved, failed)), models=["fake"],
+                                       generation={"max_retries": 0})
+        assert wait_for_run(sdk, run.id).status == "completed"
+        ids.append(run.id)
+    return SimpleNamespace(a=ids[0], b=ids[1])
+
+
+def test_samples_filter_and_a_failed_sample_opens(
+    ui: WebDriver, assay_server, compared_runs: SimpleNamespace
+) -> None:
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, f"/ui/runs/{compared_runs.b}/samples")
+    assert ui.find_element(By.CSS_SELECTOR, "[data-matching]").get_attribute("data-matching") == "5"
+    screenshot(ui, "samples")
+    # Filter in the form, as a person would: only failed samples.
+    form = ui.find_element(By.CSS_SELECTOR, "form.filters")
+    Select(form.find_element(By.NAME, "status")).select_by_value("failed")
+    submit(ui, form)
+    assert "status=failed" in ui.current_url
+    rows = table(ui, "table.samples")
+    assert len(rows) == 1 and rows[0][0] == "4" and "failed" in rows[0][3], rows
+    screenshot(ui, "samples-failed")
+    # Text search in prompt or output, case-insensitive.
+    form = ui.find_element(By.CSS_SELECTOR, "form.filters")
+    Select(form.find_element(By.NAME, "status")).select_by_value("")
+    text = form.find_element(By.NAME, "q")
+    text.clear()
+    text.send_keys("QUESTION 2")
+    submit(ui, form)
+    assert [r[0] for r in table(ui, "table.samples")] == ["2"]
+    # The failed sample's page: its error with the provider's status, no score.
+    open_page(ui, f"/ui/runs/{compared_runs.b}/samples?status=failed")
+    ui.find_element(By.CSS_SELECTOR, "table.samples tbody tr a").click()
+    wait_for(ui, "the sample's page", lambda d: "/samples/" in path_of(d))
+    main = ui.find_element(By.TAG_NAME, "main").text
+    assert "failed" in main and "400" in main, main
+    screenshot(ui, "sample-failed")
+
+
+def test_compare_two_runs_from_the_runs_list(
+    ui: WebDriver, assay_server, compared_runs: SimpleNamespace
+) -> None:
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, "/ui/runs")
+    for run_id in (compared_runs.a, compared_runs.b):
+        ui.find_element(By.CSS_SELECTOR, f"input[name=run][value='{run_id}']").click()
+    submit(ui, ui.find_element(By.ID, "compare-runs"))
+    assert path_of(ui).startswith("/ui/compare?run=")
+    # The runs list is newest first, so B was ticked first: the page pairs A and B as ticked.
+    deltas = table(ui, "table.deltas")
+    by_metric = {r[1]: r for r in deltas}
+    em = by_metric["exact_match"]
+    # Four pairs (row 4 failed in one run); one side right on all four, the other on two.
+    assert em[2].startswith("4") and em[2].endswith("+1"), em
+    assert {em[3], em[4]} == {"1.0000", "0.5000"}, em
+    assert em[7] in ("0.5000\n0 vs 2", "0.5000\n2 vs 0"), em
+    changed = ui.find_element(By.CSS_SELECTOR, "[data-changed]").get_attribute("data-changed")
+    assert changed == "3", changed
+    kinds = [r[1] for r in table(ui, "table.changed")]
+    assert sorted(kinds) == sorted(["regressed", "regressed", "lost"]) or sorted(kinds) == sorted(
+        ["improved", "improved", "gained"]
+    ), kinds
+    screenshot(ui, "compare")
+    viewport(ui, *PHONE)
+    screenshot(ui, "compare-phone")
+    viewport(ui, *DESKTOP)
+    # A before B, by the run page's own form: regressions come first.
+    open_page(ui, f"/ui/runs/{compared_runs.a}")
+    form = ui.find_element(By.CSS_SELECTOR, "form[action='/ui/compare']")
+    form.find_element(By.NAME, "b").send_keys(compared_runs.b)
+    submit(ui, form)
+    kinds = [r[1] for r in table(ui, "table.changed")]
+    assert kinds == ["regressed", "regressed", "lost"], kinds
+    assert "B worse" in ui.find_element(By.CSS_SELECTOR, "table.deltas").text or "no clear difference" in ui.find_element(
+        By.CSS_SELECTOR, "table.deltas"
+    ).text
+
+
+def test_cancel_a_running_run_from_its_page(ui: WebDriver, assay_server, sdk: SDK, fake) -> None:
+    tag = unique("ui-cancel")
+    rows = [{"q": f"{tag} {i} [[latency_ms:1500]] [[answer:A{i}]]", "a": f"A{i}"} for i in range(20)]
+    run = sdk.llm.evals.create_run(suite_id=qa_suite(sdk, "ui-cancel", rows), models=["fake"],
+                                   generation_concurrency=1)
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, f"/ui/runs/{run.id}")
+    button = wait_for(ui, "the cancel button", lambda d: d.find_elements(By.XPATH, "//button[text()='Cancel run']"))
+    submit(ui, button[0].find_element(By.XPATH, "./ancestor::form"))
+    assert path_of(ui) == f"/ui/runs/{run.id}"
+    final = wait_for_run(sdk, run.id)
+    assert final.status == "cancelled"
+    wait_for(ui, "the page to show the run cancelled", lambda d: run_page_state(d)["status"] == "cancelled", timeout=30)
+    assert not ui.find_elements(By.XPATH, "//button[text()='Cancel run']")
+    assert ui.find_elements(By.XPATH, "//button[text()='Retry run']")
+    screenshot(ui, "run-cancelled")
+
+
+def test_suites_leaderboards_and_schedules_pages(
+    ui: WebDriver, assay_server, sdk: SDK, fake, hostile_run: SimpleNamespace, compared_runs: SimpleNamespace
+) -> None:
+    sign_in(ui, assay_server.admin_key)
+    suite_id = sdk.llm.evals.get_run(run_id=compared_runs.a).suite_id
+    open_page(ui, "/ui/suites")
+    ui.find_element(By.CSS_SELECTOR, f"table.suites a[href='/ui/suites/{suite_id}']").click()
+    wait_for(ui, "the suite's page", lambda d: path_of(d) == f"/ui/suites/{suite_id}")
+    assert ui.find_element(By.CSS_SELECTOR, "[data-rows]").get_attribute("data-rows") == "5"
+    assert len(table(ui, "table.preview")) == 5
+    assert "question 0" in ui.find_element(By.CSS_SELECTOR, "pre.prompt").text
+    screenshot(ui, "suite")
+    open_page(ui, "/ui/suites")
+    screenshot(ui, "suites")
+    # The hostile run's dataset rows, in the suite's preview, stay text.
+    hostile_suite = sdk.llm.evals.get_run(run_id=hostile_run.id).suite_id
+    assert_inert_page(ui, f"/ui/suites/{hostile_suite}", SCRIPT, IMG, LINK)
+    assert_inert_page(ui, f"/ui/runs/{hostile_run.id}/samples", SCRIPT, IMG, LINK)
+    # Compared with run B (same task id), its changed samples show the hostile answers.
+    assert_inert_page(ui, f"/ui/compare?a={compared_runs.b}&b={hostile_run.id}", IMG)
+
+    open_page(ui, f"/ui/leaderboards?suite={suite_id}")
+    groups = table(ui, "table.groups")
+    assert any(compared_runs.a in r[3] for r in groups), groups
+    screenshot(ui, "leaderboards")
+
+    sched = sdk.llm.evals.create_schedule(name=unique("ui-nightly"), suite_id=suite_id, interval_seconds=3600,
+                                          run={"models": ["fake"]})
+    open_page(ui, "/ui/schedules")
+    row = ui.find_element(By.ID, f"schedule-{sched.id}")
+    assert "active" in row.text and "every 1 h" in row.text
+    submit(ui, row.find_element(By.XPATH, ".//button[text()='Pause']/ancestor::form"))
+    assert sdk.llm.evals.get_schedule(schedule_id=sched.id).enabled is False
+    row = ui.find_element(By.ID, f"schedule-{sched.id}")
+    assert "paused" in row.text
+    screenshot(ui, "schedules")
+    submit(ui, row.find_element(By.XPATH, ".//button[text()='Resume']/ancestor::form"))
+    assert sdk.llm.evals.get_schedule(schedule_id=sched.id).enabled is True

@@ -205,7 +205,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("Look at it in a browser (sign in with the API key):");
     println!("  run      {}/ui/runs/{run_id}", client.url);
+    println!("  samples  {}/ui/runs/{run_id}/samples", client.url);
     println!("  all runs {}/ui/runs", client.url);
+    println!("  suites   {}/ui/suites", client.url);
     println!("Or through the API (Authorization: Bearer <key>):");
     println!(
         "  samples  {}/api/v1/llm/evals/runs/{run_id}/samples",

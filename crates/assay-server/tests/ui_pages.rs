@@ -609,7 +609,12 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
         html.contains("0.5000") && html.contains("+0.0000"),
         "{html}"
     );
-    assert!(html.contains("p = 1.0000 (1 vs 1)"), "{html}");
+    assert!(
+        html.contains(
+            "1.0000<br><span class=\"hint\" title=\"B right only vs A right only\">1 vs 1"
+        ),
+        "{html}"
+    );
     assert!(html.contains("no clear difference"), "{html}");
     assert!(
         html.contains("3 changed: 1 regressed, 1 lost (scored in A only), 1 improved, 0 gained"),

@@ -141,7 +141,8 @@ struct DeltaRow {
     delta: String,
     interval: String,
     stderr: String,
-    mcnemar: Option<String>,
+    /// McNemar's exact p-value, and the discordant counts as `b_only vs a_only`.
+    mcnemar: Option<(String, String)>,
     improved: u64,
     regressed: u64,
     one_sided: u64,
@@ -370,7 +371,7 @@ async fn compare_html(
                 stderr: number(c.paired.stderr),
                 mcnemar: c
                     .mcnemar
-                    .map(|m| format!("p = {} ({} vs {})", p_text(m.exact_p), m.b_only, m.a_only)),
+                    .map(|m| (p_text(m.exact_p), format!("{} vs {}", m.b_only, m.a_only))),
                 improved: c.improved,
                 regressed: c.regressed,
                 one_sided: c.only_a + c.only_b,
