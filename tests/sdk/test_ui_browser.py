@@ -499,6 +499,15 @@ def test_suites_leaderboards_and_schedules_pages(
     screenshot(ui, "suite")
     open_page(ui, "/ui/suites")
     screenshot(ui, "suites")
+    # A second version with other wording: the diff names the one field that changed.
+    manifest = sdk.llm.evals.get_suite_version(suite_id=suite_id, version=1).manifest.model_dump(by_alias=True, exclude_none=True)
+    manifest["tasks"][0]["prompt_template"] = "Question: {{q}}"
+    sdk.llm.evals.create_suite_version(suite_id=suite_id, manifest=manifest, make_active=False)
+    open_page(ui, f"/ui/suites/{suite_id}")
+    submit(ui, ui.find_element(By.CSS_SELECTOR, "form[aria-label='Compare two versions']"))
+    assert ui.find_element(By.CSS_SELECTOR, "[data-changes]").get_attribute("data-changes") == "1"
+    assert [r[0] for r in table(ui, "table.diff")] == ["tasks[qa].prompt_template"]
+    screenshot(ui, "suite-diff")
     # The hostile run's dataset rows, in the suite's preview, stay text.
     hostile_suite = sdk.llm.evals.get_run(run_id=hostile_run.id).suite_id
     assert_inert_page(ui, f"/ui/suites/{hostile_suite}", SCRIPT, IMG, LINK)
