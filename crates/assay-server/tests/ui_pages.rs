@@ -173,52 +173,21 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     let (session, csrf) = sign_in(&server, &server.key).await;
     let (other_session, _) = sign_in(&server, &server.other_key).await;
     let client = browser();
-    let page = |cookie: String| {
-        let client = client.clone();
-        let url = server.url("/ui/runs");
-        async move {
-            let r = client
-                .get(url)
-                .header("Cookie", format!("assay_session={cookie}"))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
-    let (status, html) = page(session.clone()).await;
+    let (status, html) = ui_get(&server, &session, "/ui/runs").await;
     assert_eq!(status, 200);
     assert!(html.contains(&ours) && html.contains("completed"), "{html}");
     // A page cursor that names no run is a 400 page, not a failure.
-    let stale = client
-        .get(server.url("/ui/runs?after=eval_run_gone"))
-        .header("Cookie", format!("assay_session={session}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stale.status(), 400);
-    assert!(stale.text().await.unwrap().contains("no longer valid"));
+    let (status, stale) = ui_get(&server, &session, "/ui/runs?after=eval_run_gone").await;
+    assert_eq!(status, 400);
+    assert!(stale.contains("no longer valid"));
     // Another org's key sees none of it, exactly as the API would answer it.
-    let (status, html) = page(other_session.clone()).await;
+    let (status, html) = ui_get(&server, &other_session, "/ui/runs").await;
     assert_eq!(status, 200);
     assert!(!html.contains(&ours), "{html}");
     assert!(html.contains("No runs yet"));
 
     // The run's page: its metrics with the 95% interval, its settings as text.
-    let run_page = |cookie: String, id: String| {
-        let client = client.clone();
-        let url = server.url(&format!("/ui/runs/{id}"));
-        async move {
-            let r = client
-                .get(url)
-                .header("Cookie", format!("assay_session={cookie}"))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
-    let (status, html) = run_page(session.clone(), ours.clone()).await;
+    let (status, html) = ui_get(&server, &session, &format!("/ui/runs/{ours}")).await;
     assert_eq!(status, 200, "{html}");
     assert!(
         html.contains("exact_match") && html.contains("1.0000"),
@@ -232,10 +201,10 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
         "{html}"
     );
     // Another org's run is a 404 page, as the API answers it.
-    let (status, html) = run_page(other_session.clone(), ours.clone()).await;
+    let (status, html) = ui_get(&server, &other_session, &format!("/ui/runs/{ours}")).await;
     assert_eq!(status, 404, "{html}");
     assert!(html.contains("Not found"));
-    let (status, _) = run_page(session.clone(), "eval_run_nope".into()).await;
+    let (status, _) = ui_get(&server, &session, "/ui/runs/eval_run_nope").await;
     assert_eq!(status, 404);
 
     // Live progress: server-sent events, ending once the run has ended.
@@ -273,7 +242,7 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    assert_eq!(page(session.clone()).await.0, 200);
+    assert_eq!(ui_get(&server, &session, "/ui/runs").await.0, 200);
     let out = client
         .post(server.url("/ui/sign-out"))
         .header("Cookie", format!("assay_session={session}"))
@@ -284,8 +253,8 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     assert_eq!(out.status(), 303);
     let cleared = set_cookie(&out, "assay_session").expect("cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
-    assert_eq!(page(session).await.0, 303);
-    assert_eq!(page(other_session).await.0, 200);
+    assert_eq!(ui_get(&server, &session, "/ui/runs").await.0, 303);
+    assert_eq!(ui_get(&server, &other_session, "/ui/runs").await.0, 200);
 }
 
 /// GETs `path` with a session cookie; returns the status and the body.
