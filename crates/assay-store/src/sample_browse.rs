@@ -197,7 +197,18 @@ impl Store {
                 Some(_) => q.bind(c.key).bind(c.seq),
             };
         }
-        let rows = q.bind(limit + 1).fetch_all(&self.pool).await?;
+        let mut count = Sql::new("SELECT COUNT(*) AS n FROM samples WHERE samples.run_id = ");
+        count.param();
+        filters.push(self, &mut count);
+        // The page and the count read at once, on two connections: a filter no index serves
+        // (text search) scans the run once for each, side by side instead of one after the
+        // other.
+        let (rows, counted) = tokio::try_join!(
+            q.bind(limit + 1).fetch_all(&self.pool),
+            filters
+                .bind(sqlx::query(&count.text).bind(run_id))
+                .fetch_one(&self.pool),
+        )?;
 
         let more = rows.len() as i64 > limit;
         let mut samples = Vec::with_capacity(rows.len());
@@ -212,14 +223,6 @@ impl Store {
             last = Some(Cursor { key, seq });
         }
         let next = if more { last.map(Cursor::encode) } else { None };
-
-        let mut count = Sql::new("SELECT COUNT(*) AS n FROM samples WHERE samples.run_id = ");
-        count.param();
-        filters.push(self, &mut count);
-        let counted = filters
-            .bind(sqlx::query(&count.text).bind(run_id))
-            .fetch_one(&self.pool)
-            .await?;
         Ok(SampleBrowsePage {
             samples,
             next,
@@ -300,10 +303,16 @@ impl Filters<'_> {
             }
         }
         if self.pattern.is_some() {
-            sql.push(" AND (lower(samples.prompt) LIKE lower(");
+            // Case-insensitive: SQLite's LIKE already ignores ASCII case (as its lower() would,
+            // without copying each text); Postgres has ILIKE.
+            let like = match store.backend() {
+                crate::Backend::Sqlite => "LIKE",
+                crate::Backend::Postgres => "ILIKE",
+            };
+            sql.push(&format!(" AND (samples.prompt {like} "));
             let p = sql.param();
             sql.push(&format!(
-                ") ESCAPE '\\' OR lower(COALESCE(samples.output_text, '')) LIKE lower({p}) ESCAPE '\\')"
+                " ESCAPE '\\' OR samples.output_text {like} {p} ESCAPE '\\')"
             ));
         }
     }
