@@ -176,6 +176,11 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     let (status, html) = ui_get(&server, &session, "/ui/runs").await;
     assert_eq!(status, 200);
     assert!(html.contains(&ours) && html.contains("completed"), "{html}");
+    // A completed run without failures offers no action in the list.
+    assert!(
+        !html.contains("Rerun failed</button>") && !html.contains("Cancel</button>"),
+        "{html}"
+    );
     // A page cursor that names no run is a 400 page, not a failure.
     let (status, stale) = ui_get(&server, &session, "/ui/runs?after=eval_run_gone").await;
     assert_eq!(status, 400);
@@ -443,6 +448,10 @@ async fn samples_pages_filter_show_every_part_of_a_sample_and_buttons_act_with_c
     )
     .await;
     assert_eq!(status, 404);
+
+    // The runs list offers the rerun too.
+    let (_, list) = ui_get(&server, &session, "/ui/runs").await;
+    assert!(list.contains("Rerun failed</button>"), "{list}");
 
     // Rerun the failed sample: a forged form is refused, the real one requeues the run.
     let rerun = format!("/ui/runs/{run_id}/rerun-failed");

@@ -235,7 +235,7 @@ impl Store {
         read_run(&row)
     }
 
-    /// A page of the runs within the caller's reach, newest first.
+    /// A page of the runs within the caller's reach, newest first, as the caller sees them.
     pub async fn list_runs(
         &self,
         caller: &Principal,
@@ -243,6 +243,19 @@ impl Store {
         filter: &RunFilter,
         page: &PageRequest,
     ) -> Result<(Vec<RunObject>, bool), StoreError> {
+        let (records, more) = self.list_run_records(caller, reach, filter, page).await?;
+        let objects = records.into_iter().map(|r| r.object_for(caller)).collect();
+        Ok((objects, more))
+    }
+
+    /// [`Store::list_runs`] with each run's whole record (owner, whether it was imported).
+    pub async fn list_run_records(
+        &self,
+        caller: &Principal,
+        reach: Reach,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> Result<(Vec<RunRecord>, bool), StoreError> {
         let cursor = cursor_seq(&self.pool, "runs", caller, page.after.as_ref(), reach).await?;
         let mut sql = Sql::new(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE runs.deleted_at IS NULL AND "
@@ -304,9 +317,7 @@ impl Store {
             query = query.bind(seq);
         }
         let rows = query.bind(page.limit + 1).fetch_all(&self.pool).await?;
-        into_page(rows, page.limit, |r| {
-            read_run(r).map(|r| r.object_for(caller))
-        })
+        into_page(rows, page.limit, read_run)
     }
 
     /// Soft-deletes a run the caller may see.

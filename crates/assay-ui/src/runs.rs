@@ -85,9 +85,33 @@ impl RunsQuery {
     }
 }
 
+/// The run actions the viewer may take on a run in its present state.
+#[derive(Serialize)]
+struct Actions {
+    cancel: bool,
+    retry: bool,
+    rerun_failed: bool,
+}
+
+impl Actions {
+    fn of(record: &RunRecord, viewer: &Viewer) -> Self {
+        let owned = record.owned_by(&viewer.principal);
+        let executed = owned && !record.imported;
+        let status = record.object.status;
+        Actions {
+            cancel: owned && status.is_cancellable(),
+            retry: executed && matches!(status, RunStatus::Failed | RunStatus::Cancelled),
+            rerun_failed: executed
+                && status == RunStatus::Completed
+                && record.object.request_counts.failed > 0,
+        }
+    }
+}
+
 /// One row of the runs list.
 #[derive(Serialize)]
 struct RunRow {
+    actions: Actions,
     id: String,
     status: &'static str,
     live: bool,
@@ -118,18 +142,21 @@ async fn runs_html(state: &UiState, viewer: &Viewer, q: RunsQuery) -> Result<Str
         after: given(&q.after),
         limit: RUNS_PER_PAGE,
     };
-    let (runs, has_more) = state
+    let (records, has_more) = state
         .store
-        .list_runs(&viewer.principal, Reach::Shared, &filter, &page_request)
+        .list_run_records(&viewer.principal, Reach::Shared, &filter, &page_request)
         .await?;
     let next = has_more
-        .then(|| runs.last().map(|r| r.id.clone()))
+        .then(|| records.last().map(|r| r.object.id.clone()))
         .flatten();
-    let rows: Vec<RunRow> = runs
+    let rows: Vec<RunRow> = records
         .into_iter()
-        .map(|r| {
+        .map(|record| {
+            let actions = Actions::of(&record, viewer);
+            let r = record.object_for(&viewer.principal);
             let counts = &r.request_counts;
             RunRow {
+                actions,
                 status: r.status.as_str(),
                 live: !r.status.is_terminal(),
                 total: counts.total,
@@ -343,7 +370,7 @@ pub(crate) async fn run_page(
 async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<String, UiError> {
     let record = visible_run(state, viewer, run_id).await?;
     let owned = record.owned_by(&viewer.principal);
-    let imported = record.imported;
+    let actions = Actions::of(&record, viewer);
     let mut artifacts = Vec::new();
     if owned {
         let files = [
@@ -421,11 +448,6 @@ async fn run_html(state: &UiState, viewer: &Viewer, run_id: &str) -> Result<Stri
         CLIP_CHARS,
     );
     let status = run.status;
-    let actions = context! {
-        cancel => owned && status.is_cancellable(),
-        retry => owned && !imported && matches!(status, RunStatus::Failed | RunStatus::Cancelled),
-        rerun_failed => owned && !imported && status == RunStatus::Completed && counts.failed > 0,
-    };
     let view = context! {
         id => &run.id,
         status => status.as_str(),

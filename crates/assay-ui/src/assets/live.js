@@ -49,7 +49,13 @@
       var row = open[p.id];
       if (!row) return;
       show(row, p);
-      if (p.terminal) { delete open[p.id]; waiting -= 1; }
+      if (p.terminal) {
+        delete open[p.id];
+        waiting -= 1;
+        // An ended run can no longer be cancelled.
+        var cancel = row.querySelector('form[action$="/cancel"]');
+        if (cancel) cancel.parentNode.removeChild(cancel);
+      }
       // Every run on the page has ended: stop (the server ends the stream too).
       if (waiting === 0) {
         source.close();
