@@ -23,6 +23,7 @@ import pytest
 from meetkai_mka1 import SDK
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
@@ -453,6 +454,9 @@ def test_compare_two_runs_from_the_runs_list(
     ), kinds
     screenshot(ui, "compare")
     viewport(ui, *PHONE)
+    # Wide tables scroll inside their box; the page itself fits the phone.
+    widths = ui.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
     screenshot(ui, "compare-phone")
     viewport(ui, *DESKTOP)
     # A before B, by the run page's own form: regressions come first.
@@ -532,3 +536,36 @@ def test_suites_leaderboards_and_schedules_pages(
     screenshot(ui, "schedules")
     submit(ui, row.find_element(By.XPATH, ".//button[text()='Resume']/ancestor::form"))
     assert sdk.llm.evals.get_schedule(schedule_id=sched.id).enabled is True
+
+
+def test_pages_work_from_the_keyboard(ui: WebDriver, assay_server, compared_runs: SimpleNamespace) -> None:
+    """Tab order starts with the skip link; the runs list's checkboxes and its compare button
+    are reached and used with the keyboard alone."""
+    sign_in(ui, assay_server.admin_key)
+    open_page(ui, "/ui/runs")
+    body = ui.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    first = ui.switch_to.active_element
+    assert first.text == "Skip to content" and first.get_attribute("href").endswith("#main")
+    # Tab on until run A's checkbox has focus, tick it with the space bar, then run B's.
+    for run_id in (compared_runs.b, compared_runs.a):
+        for _ in range(200):
+            ui.switch_to.active_element.send_keys(Keys.TAB)
+            focused = ui.switch_to.active_element
+            if focused.get_attribute("name") == "run" and focused.get_attribute("value") == run_id:
+                break
+        else:
+            raise AssertionError(f"the checkbox of {run_id} is not reachable with Tab")
+        focused.send_keys(Keys.SPACE)
+        assert focused.is_selected()
+    # Back to the compare button (Shift+Tab) and press it with Enter.
+    for _ in range(400):
+        ui.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)
+        focused = ui.switch_to.active_element
+        if focused.tag_name == "button" and focused.text == "Compare selected":
+            break
+    else:
+        raise AssertionError("the compare button is not reachable with Shift+Tab")
+    focused.send_keys(Keys.ENTER)
+    wait_for(ui, "the compare page", lambda d: path_of(d).startswith("/ui/compare?"))
+    assert ui.find_elements(By.CSS_SELECTOR, "table.deltas tbody tr")
