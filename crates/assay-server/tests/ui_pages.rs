@@ -594,6 +594,7 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
         "{html}"
     );
     assert!(html.contains("no clear difference"), "{html}");
+    assert!(html.contains("ran different suites"), "{html}");
     assert!(
         html.contains("3 changed: 1 regressed, 1 lost (scored in A only), 1 improved, 0 gained"),
         "{html}"
@@ -632,6 +633,7 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
         models.contains("fake-responses") && models.contains("0 changed"),
         "{models}"
     );
+    assert!(!models.contains("ran different suites"), "{models}");
     // Paging past the end lists nothing but still renders; a bad page position is a 400.
     let (status, _) = ui_get(
         &server,
