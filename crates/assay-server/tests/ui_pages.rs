@@ -642,6 +642,16 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
     )
     .await;
     assert_eq!(status, 200);
+    let (status, _) = ui_get(
+        &server,
+        &session,
+        &format!(
+            "/ui/compare?a={a}&b={b}&task=t&metric=exact_match&from={}",
+            usize::MAX
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
     for (query, field) in [
         (format!("a={b}"), "model_b"),
         (format!("a={a}&b={b}&model_a=nope"), "model_a"),

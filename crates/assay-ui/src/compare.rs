@@ -390,6 +390,8 @@ async fn compare_html(
     let mut changed_view = None;
     if let Some((c, ca, cb)) = selected.and_then(|i| compared.get(i)) {
         let changed = changed_samples(ca, cb, &c.metric, c.higher_is_better);
+        // A position past the end shows an empty page (and cannot overflow below).
+        let from = from.min(changed.len());
         let count = |k: Change| changed.iter().filter(|s| s.change == k).count();
         let page: Vec<_> = changed.iter().skip(from).take(CHANGED_PER_PAGE).collect();
         let indexes: Vec<i64> = page.iter().map(|s| s.sample_index).collect();
