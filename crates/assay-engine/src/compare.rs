@@ -8,9 +8,10 @@
 //! as for a small one; any other run (still running, cancelled, failed, imported) is read
 //! from its samples.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use assay_domain::api::{RunStatus, SampleObject, SampleStatus};
+use assay_domain::manifest::{Manifest, Task};
 use assay_scoring::paired::{
     is_binary, mcnemar_from_scores, paired_bootstrap, McNemar, PairedInterval, DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -18,43 +19,83 @@ use assay_scoring::paired::{
 use assay_store::{RunRecord, ScoreColumns, Store, StoreError};
 use serde::Serialize;
 
-use crate::aggregate::{scan_samples, score_number};
+use crate::aggregate::score_number;
+use crate::finalize::mean_metrics;
+use crate::plan::selected_tasks;
 
-/// Collects a run's per-sample scores into columns, one [`ScoreColumns`] per model × task.
-#[derive(Default)]
+/// Most metrics kept per task × model: a grader that returns a new key on every sample cannot
+/// make the columns grow without bound.
+pub const MAX_METRICS: usize = 64;
+
+/// Collects a run's per-sample scores into columns, one [`ScoreColumns`] per model × task,
+/// keeping each task's declared mean metrics (every numeric key, up to [`MAX_METRICS`], for a
+/// Python grader that declares none).
 pub struct ColumnsBuilder {
     model: Option<String>,
+    /// Per task, the metrics kept; a task missing here keeps any, up to the cap.
+    kept: HashMap<String, Vec<String>>,
     columns: BTreeMap<(String, String), ScoreColumns>,
 }
 
 impl ColumnsBuilder {
-    /// Collects only the samples of `model`.
-    pub fn for_model(model: &str) -> Self {
+    /// Columns of `tasks`, of every model or only of `model`.
+    pub fn new<'a>(tasks: impl IntoIterator<Item = &'a Task>, model: Option<&str>) -> Self {
+        let kept = tasks
+            .into_iter()
+            .filter_map(|t| {
+                mean_metrics(t).map(|m| (t.id.clone(), m.into_iter().map(|(id, _)| id).collect()))
+            })
+            .collect();
         ColumnsBuilder {
-            model: Some(model.to_string()),
+            model: model.map(str::to_string),
+            kept,
             columns: BTreeMap::new(),
         }
     }
 
-    /// Adds one sample: a completed sample's numeric (or boolean) scores; no value for any
-    /// other sample.
+    /// Adds one sample: a completed sample's kept numeric (or boolean) scores; no value for
+    /// any other sample.
     pub fn add(&mut self, s: &SampleObject) {
-        if self.model.as_ref().is_some_and(|m| *m != s.model) {
+        self.add_scores(&s.task_id, &s.model, s.sample_index, s.status, &s.scores);
+    }
+
+    /// [`ColumnsBuilder::add`] from a sample's parts.
+    pub fn add_scores(
+        &mut self,
+        task_id: &str,
+        model: &str,
+        sample_index: i64,
+        status: SampleStatus,
+        scores: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        if self.model.as_deref().is_some_and(|m| m != model) {
             return;
         }
+        let kept = self.kept.get(task_id);
         let column = self
             .columns
-            .entry((s.model.clone(), s.task_id.clone()))
-            .or_insert_with(|| ScoreColumns::new(&s.task_id, &s.model));
-        if s.status == SampleStatus::Completed {
-            let values = s
-                .scores
-                .iter()
-                .filter_map(|(metric, v)| score_number(v).map(|x| (metric.as_str(), x)));
-            column.push(s.sample_index, values);
-        } else {
-            column.push(s.sample_index, []);
+            .entry((model.to_string(), task_id.to_string()))
+            .or_insert_with(|| ScoreColumns::new(task_id, model));
+        if status != SampleStatus::Completed {
+            column.push(sample_index, []);
+            return;
         }
+        let room = MAX_METRICS.saturating_sub(column.metrics.len());
+        let known = &column.metrics;
+        let mut new = 0;
+        let values: Vec<(&str, f64)> = scores
+            .iter()
+            .filter(|(metric, _)| kept.is_none_or(|k| k.contains(metric)))
+            .filter(|(metric, _)| {
+                // A metric not seen before takes one of the remaining places, if any.
+                known.contains_key(*metric) || {
+                    new += 1;
+                    new <= room
+                }
+            })
+            .filter_map(|(metric, v)| score_number(v).map(|x| (metric.as_str(), x)))
+            .collect();
+        column.push(sample_index, values);
     }
 
     /// The columns, each ordered by sample index.
@@ -73,20 +114,77 @@ pub struct Side {
     pub model: String,
 }
 
+/// The tasks of a run's suite version that it ran; empty when the manifest no longer parses.
+async fn run_tasks(store: &Store, run: &RunRecord) -> Result<Vec<Task>, StoreError> {
+    let manifest = store
+        .suite_version_manifest(&run.object.suite_version_id)
+        .await?;
+    let Ok(manifest) = Manifest::from_json(&manifest, "manifest") else {
+        return Ok(Vec::new());
+    };
+    Ok(selected_tasks(&manifest, run.object.task_ids.as_deref())
+        .into_iter()
+        .cloned()
+        .collect())
+}
+
+/// What a comparison reads of one side: its score columns by task, and whether higher is
+/// better for each (task, metric) its manifest declares.
+pub struct SideScores {
+    pub columns: Vec<ScoreColumns>,
+    pub directions: HashMap<(String, String), bool>,
+}
+
 /// The score columns of a side, by task: a completed run's stored columns, otherwise read from
-/// its samples.
-pub async fn side_columns(store: &Store, side: &Side) -> Result<Vec<ScoreColumns>, StoreError> {
+/// its samples' scores (imported runs, runs not completed, runs finished before columns were
+/// stored).
+pub async fn side_scores(store: &Store, side: &Side) -> Result<SideScores, StoreError> {
     let run_id = &side.run.object.id;
+    let tasks = run_tasks(store, &side.run).await?;
+    let directions = tasks
+        .iter()
+        .flat_map(|t| {
+            mean_metrics(t)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(m, higher)| ((t.id.clone(), m), higher))
+        })
+        .collect();
     if side.run.object.status == RunStatus::Completed {
         let stored = store.score_columns(run_id, &side.model).await?;
         if !stored.is_empty() {
-            return Ok(stored);
+            return Ok(SideScores {
+                columns: stored,
+                directions,
+            });
         }
     }
-    let mut builder = ColumnsBuilder::for_model(&side.model);
-    scan_samples(store, run_id, |s| builder.add(s)).await?;
-    Ok(builder.finish())
+    // Imported runs report what their harness scored: any metric, up to the cap.
+    let kept: Vec<&Task> = if side.run.imported {
+        Vec::new()
+    } else {
+        tasks.iter().collect()
+    };
+    let mut builder = ColumnsBuilder::new(kept, Some(&side.model));
+    let mut after = 0;
+    loop {
+        let page = store
+            .sample_scores(run_id, &side.model, after, SCORES_PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for s in &page {
+            builder.add_scores(&s.task_id, &side.model, s.sample_index, s.status, &s.scores);
+        }
+    }
+    Ok(SideScores {
+        columns: builder.finish(),
+        directions,
+    })
 }
+
+/// Samples' scores read per page when a side is read from its samples.
+const SCORES_PAGE: i64 = 2_000;
 
 /// One metric of one task compared across the two sides, over the samples both scored.
 #[derive(Debug, Clone, Serialize)]
@@ -213,6 +311,69 @@ pub fn compare_metric(
     }
 }
 
+/// Two sides compared: every task × metric both have, and the tasks only one side has. Built
+/// by [`Comparison::of`] (CPU-bound: run it off the async threads); keeps both sides' columns
+/// to list changed samples page after page without comparing again.
+pub struct Comparison {
+    pub metrics: Vec<MetricComparison>,
+    /// Tasks with scores on one side only.
+    pub only_a: Vec<String>,
+    pub only_b: Vec<String>,
+    a: Vec<ScoreColumns>,
+    b: Vec<ScoreColumns>,
+}
+
+impl Comparison {
+    /// Compares every metric both sides' columns carry for a task both have, in side a's task
+    /// and metric order; whether higher is better comes from a's manifest, else b's, else
+    /// higher.
+    pub fn of(a: SideScores, b: SideScores) -> Self {
+        let mut metrics = Vec::new();
+        for ca in &a.columns {
+            let Some(cb) = b.columns.iter().find(|c| c.task_id == ca.task_id) else {
+                continue;
+            };
+            for metric in ca.metrics.keys().filter(|m| cb.metrics.contains_key(*m)) {
+                let key = (ca.task_id.clone(), metric.clone());
+                let higher = a
+                    .directions
+                    .get(&key)
+                    .or_else(|| b.directions.get(&key))
+                    .copied()
+                    .unwrap_or(true);
+                metrics.push(compare_metric(ca, cb, metric, higher));
+            }
+        }
+        let only = |cols: &[ScoreColumns], other: &[ScoreColumns]| -> Vec<String> {
+            cols.iter()
+                .filter(|c| !other.iter().any(|o| o.task_id == c.task_id))
+                .map(|c| c.task_id.clone())
+                .collect()
+        };
+        Comparison {
+            only_a: only(&a.columns, &b.columns),
+            only_b: only(&b.columns, &a.columns),
+            metrics,
+            a: a.columns,
+            b: b.columns,
+        }
+    }
+
+    /// The changed samples of `metrics[index]` ([`changed_samples`]); empty for an index out of
+    /// range.
+    pub fn changed(&self, index: usize) -> Vec<ChangedSample> {
+        let Some(m) = self.metrics.get(index) else {
+            return Vec::new();
+        };
+        let ca = self.a.iter().find(|c| c.task_id == m.task_id);
+        let cb = self.b.iter().find(|c| c.task_id == m.task_id);
+        match (ca, cb) {
+            (Some(ca), Some(cb)) => changed_samples(ca, cb, &m.metric, m.higher_is_better),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// How one sample's score changed from a to b.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -277,6 +438,61 @@ pub fn changed_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directions_come_from_the_manifests_and_only_shared_tasks_compare() {
+        let wer = |values: &[f64], task: &str| {
+            let mut c = ScoreColumns::new(task, "m");
+            for (i, v) in values.iter().enumerate() {
+                c.push(i as i64, [("wer", *v)]);
+            }
+            c
+        };
+        let side = |columns, directions: &[(&str, bool)]| SideScores {
+            columns,
+            directions: directions
+                .iter()
+                .map(|(t, h)| ((t.to_string(), "wer".to_string()), *h))
+                .collect(),
+        };
+        // a declares nothing for the task (a grader without declared metrics); b says lower is better.
+        let a = side(vec![wer(&[0.1, 0.2], "t"), wer(&[0.0], "only_a")], &[]);
+        let b = side(vec![wer(&[0.3, 0.2], "t")], &[("t", false)]);
+        let c = Comparison::of(a, b);
+        assert_eq!(c.metrics.len(), 1);
+        assert!(!c.metrics[0].higher_is_better);
+        assert_eq!((c.metrics[0].regressed, c.metrics[0].improved), (1, 0));
+        assert_eq!(
+            (c.only_a.as_slice(), c.only_b.len()),
+            (&["only_a".to_string()][..], 0)
+        );
+        let changed = c.changed(0);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].change, Change::Regressed);
+        assert!(c.changed(7).is_empty());
+    }
+
+    #[test]
+    fn columns_keep_at_most_the_cap_of_metrics() {
+        let mut b = ColumnsBuilder::new(std::iter::empty(), None);
+        for i in 0..200 {
+            let scores: serde_json::Map<String, serde_json::Value> = [
+                (format!("m{i}"), serde_json::json!(1)),
+                ("acc".to_string(), serde_json::json!(true)),
+            ]
+            .into_iter()
+            .collect();
+            b.add_scores("t", "m", i, SampleStatus::Completed, &scores);
+        }
+        let columns = b.finish();
+        assert_eq!(columns[0].metrics.len(), MAX_METRICS);
+        assert_eq!(columns[0].values("acc").map(|v| v.len()), Some(200));
+        assert!(columns[0]
+            .values("acc")
+            .unwrap_or_default()
+            .iter()
+            .all(|v| *v == 1.0));
+    }
 
     fn columns(values: &[(i64, Option<f64>)]) -> ScoreColumns {
         let mut c = ScoreColumns::new("t", "m");

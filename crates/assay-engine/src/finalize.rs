@@ -56,7 +56,7 @@ pub async fn finalize(
         .collect();
     // One pass over the samples gives the aggregates and the score columns comparisons read.
     let mut aggregates = RunAggregates::for_tasks(tasks.values().copied());
-    let mut columns = ColumnsBuilder::default();
+    let mut columns = ColumnsBuilder::new(tasks.values().copied(), None);
     scan_samples(store, run_id, |s| {
         aggregates.add(s);
         columns.add(s);
@@ -256,6 +256,23 @@ fn reported_metrics(
 }
 
 /// (id, aggregation, higher_is_better) of each metric the task reports.
+/// The per-sample metrics a task declares (or its type's built-ins), averaged over samples,
+/// with whether higher is better; `None` for a task whose Python grader declares none (it
+/// reports whatever its grader returns, each taken as higher-is-better).
+pub fn mean_metrics(task: &Task) -> Option<Vec<(String, bool)>> {
+    let declared = declared_metrics(task);
+    if task.grader.is_some() && task.metrics.is_empty() {
+        return None;
+    }
+    Some(
+        declared
+            .into_iter()
+            .filter(|(_, aggregation, _)| *aggregation == Aggregation::Mean)
+            .map(|(id, _, higher)| (id, higher))
+            .collect(),
+    )
+}
+
 fn declared_metrics(task: &Task) -> Vec<(String, Aggregation, bool)> {
     match &task.metrics {
         metrics if !metrics.is_empty() => metrics

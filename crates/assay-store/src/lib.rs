@@ -46,7 +46,7 @@ pub use samples::{
     StoredSample,
 };
 pub use schedules::{FireKind, Fired, ScheduleFilter, ScheduleRecord};
-pub use score_columns::ScoreColumns;
+pub use score_columns::{SampleScores, ScoreColumns};
 pub use shares::ShareError;
 pub use sql::Reach;
 pub use suite_runs::{AgentBoardFilter, AgentRunFigures, RunEntrant};

@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use assay_domain::api::SampleStatus;
+use serde_json::{Map, Value};
 use sqlx::Row;
 
 use crate::sample_browse::{read_summary, summary_columns};
-use crate::sql::to_json;
+use crate::sql::{opt_json_col, to_json};
 use crate::{SampleSummary, Store, StoreError};
 
 /// The per-sample scores of one task × model of a run: the sample indexes (ascending once
@@ -134,7 +136,51 @@ impl ScoreColumns {
     }
 }
 
+/// One sample's scores, as a comparison reads a run that has no stored columns.
+#[derive(Debug, Clone)]
+pub struct SampleScores {
+    pub seq: i64,
+    pub task_id: String,
+    pub sample_index: i64,
+    pub status: SampleStatus,
+    pub scores: Map<String, Value>,
+}
+
 impl Store {
+    /// Up to `limit` samples of `model` in a run after position `after_seq`, in order, with
+    /// only what their scores need (no prompts or outputs).
+    pub async fn sample_scores(
+        &self,
+        run_id: &str,
+        model: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<SampleScores>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, task_id, sample_index, status, scores FROM samples \
+             WHERE run_id = $1 AND seq > $2 AND model = $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(after_seq)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(SampleScores {
+                    seq: r.try_get("seq")?,
+                    task_id: r.try_get("task_id")?,
+                    sample_index: r.try_get("sample_index")?,
+                    status: SampleStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("sample status {status:?}")))?,
+                    scores: opt_json_col(r, "scores")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
     /// Replaces a run's stored score columns with `columns`.
     pub async fn put_score_columns(
         &self,

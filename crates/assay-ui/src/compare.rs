@@ -3,11 +3,10 @@
 //! for 0/1 metrics, and the samples whose score changed, regressions first, side by side.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
-use assay_engine::compare::{
-    changed_samples, compare_metric, side_columns, Change, MetricComparison, Side,
-};
-use assay_store::{RunRecord, SampleSummary, ScoreColumns};
+use assay_engine::compare::{side_scores, Change, Comparison, Side};
+use assay_store::{RunRecord, SampleSummary};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use minijinja::context;
@@ -17,6 +16,57 @@ use crate::render::{number, UiError};
 use crate::runs::{given, query_string, visible_run};
 use crate::session::{SignedIn, Viewer};
 use crate::UiState;
+
+/// Comparisons of completed runs kept in memory, so paging through changed samples does not
+/// compare again.
+const CACHED_COMPARISONS: usize = 8;
+
+/// Recent comparisons of completed runs, newest first, by what identifies their inputs.
+#[derive(Default)]
+pub(crate) struct ComparisonCache(Mutex<Vec<(String, Arc<Comparison>)>>);
+
+/// What identifies a completed side's scores: a rerun of failed samples moves its round.
+fn side_key(side: &Side) -> Option<String> {
+    let run = &side.run;
+    (run.object.status == assay_domain::api::RunStatus::Completed).then(|| {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            run.object.id,
+            side.model,
+            run.artifact_round,
+            run.object.completed_at.unwrap_or_default()
+        )
+    })
+}
+
+impl UiState {
+    /// The comparison of two sides: from the cache when both are completed runs compared
+    /// before, else read and computed (off the async threads) and, for completed runs, kept.
+    async fn comparison(&self, a: Side, b: Side) -> Result<Arc<Comparison>, UiError> {
+        let key = side_key(&a)
+            .zip(side_key(&b))
+            .map(|(x, y)| format!("{x}\u{1e}{y}"));
+        if let Some(key) = &key {
+            let cache = self.comparisons.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, hit)) = cache.iter().find(|(k, _)| k == key) {
+                return Ok(hit.clone());
+            }
+        }
+        let (sa, sb) =
+            tokio::try_join!(side_scores(&self.store, &a), side_scores(&self.store, &b))?;
+        let comparison = tokio::task::spawn_blocking(move || Comparison::of(sa, sb))
+            .await
+            .map(Arc::new)
+            .map_err(|e| UiError::Render(format!("comparing: {e}")))?;
+        if let Some(key) = key {
+            let mut cache = self.comparisons.0.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|(k, _)| *k != key);
+            cache.insert(0, (key, comparison.clone()));
+            cache.truncate(CACHED_COMPARISONS);
+        }
+        Ok(comparison)
+    }
+}
 
 /// Changed samples per page.
 const CHANGED_PER_PAGE: usize = 25;
@@ -68,56 +118,6 @@ fn side_model(
                 UiError::BadRequest(format!("{field}: run {} has no models", run.object.id))
             }),
     }
-}
-
-/// The per-sample metrics (mean-aggregated) a side's results report for a task, with their
-/// direction; `None` when the run has no results yet.
-fn reported_metrics(side: &Side, task: &str) -> Option<Vec<(String, bool)>> {
-    let metrics = side
-        .run
-        .object
-        .metrics
-        .as_ref()?
-        .get("by_model")?
-        .get(&side.model)?
-        .get(task)?
-        .get("metrics")?
-        .as_object()?;
-    Some(
-        metrics
-            .iter()
-            .filter(|(_, m)| m.get("aggregation").and_then(|a| a.as_str()) == Some("mean"))
-            .map(|(name, m)| {
-                let higher = m
-                    .get("higher_is_better")
-                    .and_then(|h| h.as_bool())
-                    .unwrap_or(true);
-                (name.clone(), higher)
-            })
-            .collect(),
-    )
-}
-
-/// The metrics both sides can be compared on for a task: those both report (or, for a run
-/// without results yet, those its samples carry), in side a's order.
-fn shared_metrics(a: &Side, b: &Side, ca: &ScoreColumns, cb: &ScoreColumns) -> Vec<(String, bool)> {
-    let of = |side: &Side, c: &ScoreColumns| {
-        reported_metrics(side, &c.task_id)
-            .unwrap_or_else(|| c.metrics.keys().map(|m| (m.clone(), true)).collect())
-    };
-    let (ma, mb) = (of(a, ca), of(b, cb));
-    ma.into_iter()
-        .filter_map(|(name, higher)| {
-            let other = mb.iter().find(|(n, _)| *n == name)?;
-            // A run with results knows the direction; one without defaults to higher.
-            let higher = if reported_metrics(a, &ca.task_id).is_some() {
-                higher
-            } else {
-                other.1
-            };
-            Some((name, higher))
-        })
-        .collect()
 }
 
 /// A p-value as text: four decimals, or scientific below 0.0001.
@@ -281,30 +281,9 @@ async fn compare_html(
         run: run_b,
         model: model_b,
     };
-    let (cols_a, cols_b) = tokio::try_join!(
-        side_columns(&state.store, &a),
-        side_columns(&state.store, &b)
-    )?;
-    let by_task_b: HashMap<&str, &ScoreColumns> =
-        cols_b.iter().map(|c| (c.task_id.as_str(), c)).collect();
-
-    // Every shared task × metric, compared.
-    let mut compared: Vec<(MetricComparison, &ScoreColumns, &ScoreColumns)> = Vec::new();
-    for ca in &cols_a {
-        let Some(cb) = by_task_b.get(ca.task_id.as_str()) else {
-            continue;
-        };
-        for (metric, higher) in shared_metrics(&a, &b, ca, cb) {
-            compared.push((compare_metric(ca, cb, &metric, higher), ca, cb));
-        }
-    }
-    let only = |cols: &[ScoreColumns], other: &[ScoreColumns]| -> Vec<String> {
-        cols.iter()
-            .filter(|c| !other.iter().any(|o| o.task_id == c.task_id))
-            .map(|c| c.task_id.clone())
-            .collect()
-    };
-    let (only_a, only_b) = (only(&cols_a, &cols_b), only(&cols_b, &cols_a));
+    let comparison = state.comparison(a.clone(), b.clone()).await?;
+    let compared = &comparison.metrics;
+    let (only_a, only_b) = (&comparison.only_a, &comparison.only_b);
 
     // The row whose changed samples are listed: the one asked for, else the first.
     let (task, metric) = (given(&q.task), given(&q.metric));
@@ -312,7 +291,7 @@ async fn compare_html(
         (Some(t), Some(m)) => Some(
             compared
                 .iter()
-                .position(|(c, _, _)| &c.task_id == t && &c.metric == m)
+                .position(|c| &c.task_id == t && &c.metric == m)
                 .ok_or_else(|| {
                     UiError::BadRequest(format!(
                         "metric: task {t:?} has no metric {m:?} both sides report"
@@ -329,7 +308,7 @@ async fn compare_html(
 
     // Each metric's charts share one scale: the largest interval end in absolute value.
     let mut scale: BTreeMap<&str, f64> = BTreeMap::new();
-    for (c, _, _) in &compared {
+    for c in compared {
         if let (Some(d), Some((lo, hi))) = (c.paired.mean_diff, c.paired.ci95) {
             let top = d.abs().max(lo.abs()).max(hi.abs());
             let entry = scale.entry(c.metric.as_str()).or_insert(0.0);
@@ -339,7 +318,7 @@ async fn compare_html(
     let rows: Vec<DeltaRow> = compared
         .iter()
         .enumerate()
-        .map(|(i, (c, _, _))| {
+        .map(|(i, c)| {
             let chart = match (
                 c.paired.mean_diff,
                 c.paired.ci95,
@@ -388,10 +367,10 @@ async fn compare_html(
 
     // The selected row's changed samples, one page of them, with both sides' texts.
     let mut changed_view = None;
-    if let Some((c, ca, cb)) = selected.and_then(|i| compared.get(i)) {
-        let changed = changed_samples(ca, cb, &c.metric, c.higher_is_better);
-        // A position past the end shows an empty page (and cannot overflow below).
-        let from = from.min(changed.len());
+    if let Some((i, c)) = selected.and_then(|i| compared.get(i).map(|c| (i, c))) {
+        let changed = comparison.changed(i);
+        // A position past the end shows the last page (and cannot overflow below).
+        let from = from.min(changed.len().saturating_sub(1) / CHANGED_PER_PAGE * CHANGED_PER_PAGE);
         let count = |k: Change| changed.iter().filter(|s| s.change == k).count();
         let page: Vec<_> = changed.iter().skip(from).take(CHANGED_PER_PAGE).collect();
         let indexes: Vec<i64> = page.iter().map(|s| s.sample_index).collect();

@@ -42,6 +42,7 @@ pub struct UiState {
     schedules: Schedules,
     session_seconds: i64,
     templates: Arc<Environment<'static>>,
+    comparisons: Arc<compare::ComparisonCache>,
 }
 
 impl UiState {
@@ -54,6 +55,7 @@ impl UiState {
             schedules,
             session_seconds,
             templates: Arc::new(render::templates()),
+            comparisons: Arc::default(),
         }
     }
 }
