@@ -22,8 +22,9 @@ pub struct TaskPreview {
     pub rows: Vec<Row>,
     /// Every column of those rows, in order of first appearance.
     pub columns: Vec<String>,
-    /// How many rows the task reads (its `max_rows` applied), counted up to `count_limit`.
-    pub row_count: u64,
+    /// How many rows the task reads (its `max_rows` applied), counted up to `count_limit`;
+    /// `None` when not counted.
+    pub row_count: Option<u64>,
     /// Whether counting stopped at the limit (there may be more rows).
     pub count_limited: bool,
     /// The first row's prompt and target as a run would render them.
@@ -33,19 +34,20 @@ pub struct TaskPreview {
 }
 
 /// Previews `task`'s dataset as `reader` reads it: the first `first` rows, the rows counted
-/// up to `count_limit`, and the first row rendered. Datasets that are not uploaded files are
-/// read when a run starts, and say so in `problem`.
+/// up to `count_limit` (no count, and no reading past the first rows, when it is `None`), and
+/// the first row rendered. Datasets that are not uploaded files are read when a run starts,
+/// and say so in `problem`.
 pub async fn preview_task(
     store: &Store,
     reader: &Principal,
     task: &Task,
     first: usize,
-    count_limit: u64,
+    count_limit: Option<u64>,
 ) -> Result<TaskPreview, assay_store::StoreError> {
     let mut preview = TaskPreview {
         rows: Vec::new(),
         columns: Vec::new(),
-        row_count: 0,
+        row_count: None,
         count_limited: false,
         example: None,
         problem: None,
@@ -67,6 +69,7 @@ pub async fn preview_task(
             return Ok(preview);
         }
     };
+    let mut seen = 0u64;
     while let Some(row) = rows.next().await {
         let row = match row {
             Ok(row) => row,
@@ -76,7 +79,7 @@ pub async fn preview_task(
                 break;
             }
         };
-        preview.row_count += 1;
+        seen += 1;
         if preview.rows.len() < first {
             for column in row.keys() {
                 if !preview.columns.contains(column) {
@@ -85,10 +88,17 @@ pub async fn preview_task(
             }
             preview.rows.push(row);
         }
-        if preview.row_count >= count_limit {
-            preview.count_limited = rows.next().await.is_some();
-            break;
+        match count_limit {
+            None if preview.rows.len() >= first => break,
+            Some(limit) if seen >= limit => {
+                preview.count_limited = rows.next().await.is_some();
+                break;
+            }
+            _ => {}
         }
+    }
+    if count_limit.is_some() && preview.problem.is_none() {
+        preview.row_count = Some(seen);
     }
     // Rendering needs the rows as planning sees them: not after a preprocessor rewrites them,
     // and not for audio.

@@ -832,6 +832,10 @@ async fn suites_leaderboards_and_schedules_pages_show_what_the_api_holds() {
         .await;
     assert!(got["last_run_id"].is_string(), "{got}");
 
+    // The row count is remembered: the page shows it again without counting.
+    let (_, html) = ui_get(&server, &session, &format!("/ui/suites/{suite}")).await;
+    assert!(html.contains("data-rows=\"12\""), "{html}");
+
     // Another org sees none of it.
     let (other, other_csrf) = sign_in(&server, &server.other_key).await;
     assert_eq!(
@@ -849,4 +853,19 @@ async fn suites_leaderboards_and_schedules_pages_show_what_the_api_holds() {
     let (_, html) = ui_get(&server, &other, "/ui/schedules").await;
     assert!(!html.contains(&schedule_id));
     assert_eq!(ui_post(&server, &other, &pause, &other_csrf).await.0, 404);
+
+    // Shared with that org: the suite's page shows the manifest, not the owner's datasets.
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/llm/evals/suites/{suite}/shares"),
+            &json!({"org_id": "org_b"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, html) = ui_get(&server, &other, &format!("/ui/suites/{suite}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("shared with your org") && !html.contains("data-rows"),
+        "{html}"
+    );
 }

@@ -43,6 +43,30 @@ pub struct UiState {
     session_seconds: i64,
     templates: Arc<Environment<'static>>,
     comparisons: Arc<compare::ComparisonCache>,
+    row_counts: Arc<RowCounts>,
+}
+
+/// Row counts of uploaded dataset files (which never change), by file and row cap, so a
+/// suite's page counts each file once. Bounded: emptied when full.
+#[derive(Default)]
+struct RowCounts(std::sync::Mutex<std::collections::HashMap<String, (u64, bool)>>);
+
+/// Row counts kept.
+const ROW_COUNTS_KEPT: usize = 10_000;
+
+impl RowCounts {
+    fn get(&self, key: &str) -> Option<(u64, bool)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).copied()
+    }
+
+    fn put(&self, key: String, count: (u64, bool)) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= ROW_COUNTS_KEPT {
+            map.clear();
+        }
+        map.insert(key, count);
+    }
 }
 
 impl UiState {
@@ -56,6 +80,7 @@ impl UiState {
             session_seconds,
             templates: Arc::new(render::templates()),
             comparisons: Arc::default(),
+            row_counts: Arc::default(),
         }
     }
 }

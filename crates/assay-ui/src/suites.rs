@@ -17,12 +17,12 @@ use crate::UiState;
 
 /// Suites per page of the list.
 const SUITES_PER_PAGE: i64 = 50;
-/// Versions listed on a suite's page.
-const VERSIONS_SHOWN: i64 = 100;
 /// Dataset rows a task's preview shows.
 const PREVIEW_ROWS: usize = 5;
 /// Rows counted for a task's row count before saying "at least".
-const COUNT_LIMIT: u64 = 1_000_000;
+const COUNT_LIMIT: u64 = 100_000;
+/// Version links a suite's page shows, newest first.
+const VERSIONS_SHOWN: i64 = 50;
 /// Characters of one dataset value a preview cell shows.
 const CELL_CHARS: usize = 300;
 
@@ -117,29 +117,19 @@ async fn suite_html(
     let suite = state.store.find_suite(who, suite_id, Reach::Shared).await?;
     let number = version_number("version", &q.version)?.unwrap_or(suite.active_version);
     let version = state.store.get_suite_version(who, suite_id, number).await?;
-    let (versions, _) = state
-        .store
-        .list_suite_versions(
-            who,
-            suite_id,
-            &PageRequest {
-                after: None,
-                limit: VERSIONS_SHOWN,
-            },
-        )
-        .await?;
-    let versions: Vec<_> = versions
-        .iter()
-        .map(|v| {
-            context! {
-                version => v.version,
-                created => format_time(v.created_at),
-                tasks => v.manifest.get("tasks").and_then(|t| t.as_array()).map_or(0, Vec::len),
-                active => v.version == suite.active_version,
-            }
-        })
+    // Links to the newest versions (any other is one number away in the address).
+    let versions: Vec<_> = (1..=suite.latest_version)
+        .rev()
+        .take(VERSIONS_SHOWN as usize)
+        .map(|v| context! { version => v, active => v == suite.active_version })
         .collect();
-    let tasks = task_views(state, viewer, &version).await?;
+    // A share lends the suite, not the owning team's files: a reader sees the manifest only.
+    let shared = matches!(suite.access, SuiteAccess::Shared);
+    let tasks = if shared {
+        Vec::new()
+    } else {
+        task_views(state, viewer, &version).await?
+    };
     state.render(
         "suite.html",
         context! {
@@ -151,7 +141,9 @@ async fn suite_html(
                 manifest => pretty(&clip_json(&version.manifest, CLIP_CHARS)),
             },
             versions => versions,
+            more_versions => suite.latest_version > VERSIONS_SHOWN,
             tasks => tasks,
+            shared => shared,
             viewer => viewer.view(),
         },
     )
@@ -169,14 +161,28 @@ async fn task_views(
     };
     let mut views = Vec::new();
     for task in &manifest.tasks {
-        let preview = preview_task(
-            &state.store,
-            &viewer.principal,
-            task,
-            PREVIEW_ROWS,
-            COUNT_LIMIT,
-        )
-        .await?;
+        // An uploaded file never changes: its row count is counted once and remembered.
+        let count_key = task
+            .dataset
+            .file_id
+            .as_ref()
+            .map(|f| format!("{f}:{:?}", task.dataset.max_rows));
+        let known = count_key.as_ref().and_then(|k| state.row_counts.get(k));
+        let limit = if known.is_some() {
+            None
+        } else {
+            Some(COUNT_LIMIT)
+        };
+        let mut preview =
+            preview_task(&state.store, &viewer.principal, task, PREVIEW_ROWS, limit).await?;
+        match (known, preview.row_count, count_key) {
+            (Some((n, limited)), _, _) if preview.problem.is_none() => {
+                preview.row_count = Some(n);
+                preview.count_limited = limited;
+            }
+            (None, Some(n), Some(key)) => state.row_counts.put(key, (n, preview.count_limited)),
+            _ => {}
+        }
         let cell = |v: Option<&serde_json::Value>| match v {
             None => String::new(),
             Some(serde_json::Value::String(s)) => clip(s, CELL_CHARS),
