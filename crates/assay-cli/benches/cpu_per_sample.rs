@@ -5,7 +5,7 @@
 //! only the server's own work is counted. Run with
 //! `cargo bench -p assay-cli --bench cpu_per_sample`; `ASSAY_BENCH_ROWS` changes the run size
 //! (default 20,000) and `ASSAY_BENCH_PERF=FILE` also records the server with
-//! `perf record -e cpu-clock -g` into FILE (read it with `perf report -i FILE`).
+//! `perf record -e cpu-clock --call-graph dwarf` into FILE (read it with `perf report -i FILE`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -67,8 +67,9 @@ async fn main() {
                 "-e",
                 "cpu-clock",
                 "-F",
-                "999",
-                "-g",
+                "499",
+                "--call-graph",
+                "dwarf,16384",
                 "-o",
                 &file,
                 "-p",
