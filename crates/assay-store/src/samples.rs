@@ -402,14 +402,6 @@ impl Store {
     }
 }
 
-async fn run_of(conn: &mut AnyConnection, sample_id: &str) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT run_id FROM samples WHERE id = $1")
-        .bind(sample_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(row.try_get("run_id")?)
-}
-
 async fn apply_one(
     conn: &mut AnyConnection,
     update: &SampleUpdate,
@@ -473,19 +465,21 @@ async fn apply_one(
             scores,
             judge,
         } => {
+            // The run comes back with the change, so counting it costs no second statement.
             let done = sqlx::query(
                 "UPDATE samples SET status = 'completed', extracted_output = $1, scores = $2, judge = $3, \
-                 error = NULL, completed_at = $4, updated_at = $4 WHERE id = $5 AND status NOT IN ('completed', 'failed')",
+                 error = NULL, completed_at = $4, updated_at = $4 WHERE id = $5 AND status NOT IN ('completed', 'failed') \
+                 RETURNING run_id",
             )
             .bind(extracted_output)
             .bind(to_json(scores))
             .bind(judge.as_ref().map(to_json))
             .bind(now)
             .bind(id)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            if done.rows_affected() == 1 {
-                deltas.entry(run_of(conn, id).await?).or_default().0 += 1;
+            if let Some(row) = done {
+                deltas.entry(row.try_get("run_id")?).or_default().0 += 1;
             }
         }
         SampleUpdate::Failed {
@@ -495,16 +489,17 @@ async fn apply_one(
         } => {
             let done = sqlx::query(
                 "UPDATE samples SET status = 'failed', error = $1, attempts = COALESCE($2, attempts), \
-                 completed_at = $3, updated_at = $3 WHERE id = $4 AND status NOT IN ('completed', 'failed')",
+                 completed_at = $3, updated_at = $3 WHERE id = $4 AND status NOT IN ('completed', 'failed') \
+                 RETURNING run_id",
             )
             .bind(to_json(error))
             .bind(*attempts)
             .bind(now)
             .bind(id)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            if done.rows_affected() == 1 {
-                deltas.entry(run_of(conn, id).await?).or_default().1 += 1;
+            if let Some(row) = done {
+                deltas.entry(row.try_get("run_id")?).or_default().1 += 1;
             }
         }
     }
