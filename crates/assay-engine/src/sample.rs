@@ -528,11 +528,15 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
     let Ok(_permit) = ctx.grader_permits.acquire().await else {
         return Ok(());
     };
-    ctx.writer
-        .send(SampleUpdate::Scoring {
-            id: sample.id.clone(),
-        })
-        .await?;
+    // Grading that calls out (a Python grader, a judge, an embedding model) is marked while it
+    // runs; built-in metrics score in place, straight from ready_to_score to completed.
+    if python.is_some() || ctx.gradings.contains_key(&sample.task_id) {
+        ctx.writer
+            .send(SampleUpdate::Scoring {
+                id: sample.id.clone(),
+            })
+            .await?;
+    }
     let (extracted_output, mut scores) = score(task, &output, sample.target.as_deref());
     let mut judge = None;
     let beyond = grade_beyond_builtin(
