@@ -116,18 +116,37 @@ pub struct TemporalDevServer {
 }
 
 impl TemporalDevServer {
-    /// Starts one and waits until it serves (at most 60 s); `None` when there is no CLI.
+    /// Starts one and waits until it serves (at most 60 s per attempt); `None` when there is
+    /// no CLI. A server that exits while starting (a port it was given was taken meanwhile by
+    /// another process) or does not answer in time is started again on new ports, up to three
+    /// attempts.
     ///
     /// # Panics
     /// When it does not come up.
     pub fn start() -> Option<Self> {
         let cli = temporal_cli()?;
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            match Self::start_once(&cli) {
+                Ok(server) => return Some(server),
+                Err(why) => exits.push(why),
+            }
+        }
+        panic!(
+            "the Temporal dev server did not come up: {}",
+            exits.join("; ")
+        )
+    }
+
+    /// One attempt: the server, or why it exited before serving.
+    fn start_once(cli: &std::path::Path) -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let ui_port = free_port();
         let address = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(&cli)
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(cli)
             .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
             .arg("--port")
             .arg(port.to_string())
@@ -142,9 +161,9 @@ impl TemporalDevServer {
             .stderr(log)
             .spawn()
             .expect("temporal server starts");
-        let server = Self {
+        let mut server = Self {
             child,
-            cli,
+            cli: cli.to_path_buf(),
             address,
             _dir: dir,
         };
@@ -163,13 +182,23 @@ impl TemporalDevServer {
                 .status()
                 .is_ok_and(|s| s.success());
             if healthy {
-                return Some(server);
+                return Ok(server);
             }
-            assert!(
-                Instant::now() < deadline,
-                "the Temporal dev server did not come up on {}",
-                server.address
-            );
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                return Err(format!(
+                    "on {} it exited ({status}): {tail}",
+                    server.address
+                ));
+            }
+            if Instant::now() >= deadline {
+                // Dropping it stops it; the next attempt uses new ports.
+                return Err(format!(
+                    "on {} it did not answer within 60 s",
+                    server.address
+                ));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
