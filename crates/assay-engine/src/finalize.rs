@@ -24,8 +24,9 @@
 //! `samples.failed`; a token figure is `null` when no sample reported it.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use assay_domain::api::{FilePurpose, RunTokens};
+use assay_domain::api::{FilePurpose, RunTokens, SampleObject};
 use assay_domain::manifest::{Aggregation, Manifest, Task};
 use assay_domain::Principal;
 use assay_store::{NewFile, RunRecord, RunResults, Store, StoreError};
@@ -54,14 +55,28 @@ pub async fn finalize(
         .into_iter()
         .map(|t| (t.id.clone(), t))
         .collect();
-    // One pass over the samples gives the aggregates and the score columns comparisons read.
-    let mut aggregates = RunAggregates::for_tasks(tasks.values().copied());
-    let mut columns = ColumnsBuilder::new(tasks.values().copied(), None);
-    scan_samples(store, run_id, |s| {
-        aggregates.add(s);
-        columns.add(s);
-    })
-    .await?;
+    // One pass over the samples writes the samples artifact and gathers the aggregates and the
+    // score columns comparisons read (a second pass only when the artifact was already written
+    // by a finalization that did not finish).
+    let gathered = Arc::new(Mutex::new(Gathered {
+        aggregates: RunAggregates::for_tasks(tasks.values().copied()),
+        columns: ColumnsBuilder::new(tasks.values().copied(), None),
+    }));
+    let (samples_file_id, streamed) = write_samples_artifact(store, run, gathered.clone()).await?;
+    let mut gathered = {
+        let mut shared = gathered.lock().unwrap_or_else(|e| e.into_inner());
+        Gathered {
+            aggregates: std::mem::take(&mut shared.aggregates),
+            columns: std::mem::take(&mut shared.columns),
+        }
+    };
+    if !streamed {
+        scan_samples(store, run_id, |s| gathered.add(s)).await?;
+    }
+    let Gathered {
+        aggregates,
+        columns,
+    } = gathered;
     store.put_score_columns(run_id, &columns.finish()).await?;
     // Values computed over a whole task (per model), e.g. an STS task's Spearman correlation.
     let mut task_level: BTreeMap<(String, String), Map<String, Value>> = BTreeMap::new();
@@ -73,7 +88,6 @@ pub async fn finalize(
     let metrics = metrics_json(&tasks, &aggregates, &task_level, Reported::Declared);
     let tokens = aggregates.totals.tokens();
 
-    let samples_file_id = write_samples_artifact(store, run).await?;
     let result_file_id = write_result_artifact(store, run, &metrics, &tokens).await?;
     let completed = store
         .complete_run(
@@ -343,17 +357,37 @@ async fn existing(store: &Store, owner: &Principal, id: &str) -> Result<bool, Pl
     }
 }
 
-/// Streams every sample, one JSON object per line, into the samples artifact.
-async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String, PlanError> {
+/// What finalization gathers from every sample.
+struct Gathered {
+    aggregates: RunAggregates,
+    columns: ColumnsBuilder,
+}
+
+impl Gathered {
+    fn add(&mut self, s: &SampleObject) {
+        self.aggregates.add(s);
+        self.columns.add(s);
+    }
+}
+
+/// Streams every sample, one JSON object per line, into the samples artifact, handing each to
+/// `gathered` on the way; the artifact's id and whether the samples were streamed (not when
+/// the artifact already exists).
+async fn write_samples_artifact(
+    store: &Store,
+    run: &RunRecord,
+    gathered: Arc<Mutex<Gathered>>,
+) -> Result<(String, bool), PlanError> {
     let id = artifact_id(run, "samples");
     if existing(store, &run.owner, &id).await? {
-        return Ok(id);
+        return Ok((id, false));
     }
     let key = format!("files/{id}");
     let run_id = run.object.id.clone();
     let pages =
         futures::stream::unfold((store.clone(), 0i64, false), move |(store, after, done)| {
             let run_id = run_id.clone();
+            let gathered = gathered.clone();
             async move {
                 if done {
                     return None;
@@ -364,7 +398,9 @@ async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String
                     Ok(page) => {
                         let last = page.last().map(|s| s.seq).unwrap_or(after);
                         let mut buf = Vec::new();
+                        let mut gathering = gathered.lock().unwrap_or_else(|e| e.into_inner());
                         for s in &page {
+                            gathering.add(&s.object);
                             // Serializing plain data cannot fail.
                             if serde_json::to_writer(&mut buf, &s.object).is_ok() {
                                 buf.push(b'\n');
@@ -395,7 +431,7 @@ async fn write_samples_artifact(store: &Store, run: &RunRecord) -> Result<String
         key,
     )
     .await?;
-    Ok(id)
+    Ok((id, true))
 }
 
 /// Writes the results JSON: the run's identity, settings, counts and metrics.
