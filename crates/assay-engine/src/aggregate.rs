@@ -7,19 +7,8 @@ use assay_domain::api::{RunTokens, SampleObject, SampleStatus};
 use assay_domain::manifest::{Task, TaskType};
 use assay_scoring::aggregate::{Accumulator, EditTally};
 use assay_scoring::metrics::{builtin, edit_counts, MetricInput};
-use assay_store::{Store, StoreError};
+use assay_store::{score_number, Store, StoreError};
 use serde_json::{json, Value};
-
-/// A score as a number: a finite number, or a boolean as 1 or 0; `None` for anything else
-/// (text, objects, non-finite values), which no metric aggregates.
-pub fn score_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        _ => None,
-    }
-    .filter(|x| x.is_finite())
-}
 
 /// Counts, token sums and per-metric running statistics over a set of samples.
 #[derive(Default)]

@@ -16,10 +16,9 @@ use assay_scoring::paired::{
     is_binary, mcnemar_from_scores, paired_bootstrap, McNemar, PairedInterval, DEFAULT_RESAMPLES,
     DEFAULT_SEED,
 };
-use assay_store::{RunRecord, ScoreColumns, Store, StoreError};
+use assay_store::{score_number, RunRecord, ScoreColumns, Store, StoreError};
 use serde::Serialize;
 
-use crate::aggregate::score_number;
 use crate::finalize::mean_metrics;
 use crate::plan::selected_tasks;
 

@@ -42,8 +42,8 @@ pub use sample_browse::{
     FailureGroup, SampleBrowsePage, SampleOrder, SampleQuery, SampleSummary, PREVIEW_CHARS,
 };
 pub use samples::{
-    redact_data_uris, NewSample, SampleFilter, SampleUpdate, SampleUsage, SampleWriter,
-    StoredSample,
+    redact_data_uris, score_number, NewSample, SampleFilter, SampleUpdate, SampleUsage,
+    SampleWriter, StoredSample,
 };
 pub use schedules::{FireKind, Fired, ScheduleFilter, ScheduleRecord};
 pub use score_columns::{SampleScores, ScoreColumns};

@@ -516,12 +516,15 @@ fn score_in_bounds(sample: &SampleObject, filter: &SampleFilter) -> bool {
     min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
 }
 
-fn score_number(v: &Value) -> Option<f64> {
-    match v {
+/// A score as a number: a finite number, or a boolean as 1 or 0; `None` for anything else
+/// (text, objects), which no metric aggregates or filters on.
+pub fn score_number(value: &Value) -> Option<f64> {
+    match value {
         Value::Number(n) => n.as_f64(),
-        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
         _ => None,
     }
+    .filter(|x| x.is_finite())
 }
 
 /// Replaces inline `data:` URIs (audio clips, images) in a row with a short marker.
