@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use assay_testkit::{FakeModelOptions, FakeModelServer};
+use assay_testkit::FakeModelOptions;
 use serde_json::json;
 
 /// The CPU per sample to reach, in milliseconds.
@@ -48,16 +48,14 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20_000);
-    let models = FakeModelServer::start(FakeModelOptions {
+    // Kept to the end: dropping it stops the server and the fake model.
+    let bench = common::bench(FakeModelOptions {
         log_capacity: 16,
         ..Default::default()
     })
-    .await
-    .expect("fake model server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = common::start(dir.path(), &models).await;
-    let pid = server.child.id().expect("server pid");
-    let api = common::api(&server);
+    .await;
+    let api = &bench.api;
+    let pid = bench.server.child.id().expect("server pid");
     let suite = api.suite(rows, "cpu").await;
 
     let perf = std::env::var("ASSAY_BENCH_PERF").ok().map(|file| {

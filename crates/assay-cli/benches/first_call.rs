@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use assay_testkit::{FakeModelOptions, FakeModelServer};
+use assay_testkit::FakeModelOptions;
 use serde_json::json;
 
 /// Seconds to the first model call to reach at 1,000,000 rows.
@@ -23,15 +23,14 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let models = FakeModelServer::start(FakeModelOptions {
+    // Kept to the end: dropping it stops the server and the fake model.
+    let bench = common::bench(FakeModelOptions {
         log_capacity: 16,
         ..Default::default()
     })
-    .await
-    .expect("fake model server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = common::start(dir.path(), &models).await;
-    let api = common::api(&server);
+    .await;
+    let api = &bench.api;
+    let models = &bench.models;
     println!(
         "{:>9} {:>13} {:>17} {:>8}",
         "rows", "suite s", "first call s", "goal s"

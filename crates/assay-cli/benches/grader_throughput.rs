@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assay_sandbox::{InterpreterPool, NoBridge, Sandbox, SandboxConfig};
-use assay_testkit::{FakeModelOptions, FakeModelServer};
+use assay_testkit::FakeModelOptions;
 use serde_json::json;
 
 const GRADER: &str =
@@ -107,16 +107,14 @@ async fn main() {
         );
     }
 
-    let models = FakeModelServer::start(FakeModelOptions {
+    // Kept to the end: dropping it stops the server and the fake model.
+    let bench = common::bench(FakeModelOptions {
         log_capacity: 16,
         ..Default::default()
     })
-    .await
-    .expect("fake model server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = common::start(dir.path(), &models).await;
-    let api = common::api(&server);
-    let builtin = run_rate(&api, "builtin", json!({}), 4).await;
+    .await;
+    let api = &bench.api;
+    let builtin = run_rate(api, "builtin", json!({}), 4).await;
     println!(
         "{:<44} {builtin:>12.0} {:>10.2}",
         "whole run, built-in scoring only",
@@ -124,7 +122,7 @@ async fn main() {
     );
     for concurrency in [2, 4] {
         let graded = run_rate(
-            &api,
+            api,
             &format!("python{concurrency}"),
             json!({"grader": {"source": GRADER}}),
             concurrency,

@@ -7,23 +7,21 @@ mod common;
 
 use std::time::Duration;
 
-use assay_testkit::{FakeModelOptions, FakeModelServer};
+use assay_testkit::FakeModelOptions;
 use serde_json::json;
 
 const LATENCY: Duration = Duration::from_millis(50);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let models = FakeModelServer::start(FakeModelOptions {
+    // Kept to the end: dropping it stops the server and the fake model.
+    let bench = common::bench(FakeModelOptions {
         base_latency: LATENCY,
         log_capacity: 16,
         ..Default::default()
     })
-    .await
-    .expect("fake model server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = common::start(dir.path(), &models).await;
-    let api = common::api(&server);
+    .await;
+    let api = &bench.api;
     println!(
         "{:>11} {:>8} {:>10} {:>14} {:>14} {:>7}",
         "concurrency", "samples", "seconds", "samples/s", "ideal/s", "ratio"

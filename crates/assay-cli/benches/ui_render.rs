@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use assay_testkit::{FakeModelOptions, FakeModelServer};
+use assay_testkit::FakeModelOptions;
 use serde_json::{json, Value};
 
 /// The page time to stay under.
@@ -25,15 +25,13 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(100_000);
-    let models = FakeModelServer::start(FakeModelOptions {
+    // Kept to the end: dropping it stops the server and the fake model.
+    let bench = common::bench(FakeModelOptions {
         log_capacity: 16,
         ..Default::default()
     })
-    .await
-    .expect("fake model server");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = common::start(dir.path(), &models).await;
-    let api = common::api(&server);
+    .await;
+    let api = &bench.api;
 
     // A shared ~1.5 KB preamble stands in for few-shot examples.
     let preamble = "Question: What is 12 plus 30?\nAnswer: 42\n\n".repeat(36);
@@ -76,7 +74,7 @@ async fn main() {
             )
             .await;
         let id = run["id"].as_str().expect("run id").to_string();
-        let run = wait_long(&api, &id).await;
+        let run = wait_long(api, &id).await;
         assert_eq!(run["status"], "completed", "{run}");
         println!(
             "run {} ({rows} samples) completed in {:.1} s",
@@ -87,8 +85,8 @@ async fn main() {
     }
     let (a, b) = (&run_ids[0], &run_ids[1]);
 
-    let session = sign_in(&api).await;
-    let sample = first_sample(&api, a).await;
+    let session = sign_in(api).await;
+    let sample = first_sample(api, a).await;
     // Each page with a text only that page shows, so a sign-in page cannot pass for it.
     let pages = [
         (

@@ -29,6 +29,33 @@ pub async fn start(data_dir: &std::path::Path, models: &FakeModelServer) -> Serv
     .await
 }
 
+/// What a benchmark runs against: the fake model server, `assay serve` on a fresh data
+/// directory with it as registry entry `fake`, and a client of that server.
+pub struct Bench {
+    pub models: FakeModelServer,
+    pub server: Server,
+    pub api: Api,
+    /// Kept until the server has stopped (fields drop in order).
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a [`Bench`] with the fake model server configured by `options` (its request log
+/// kept short unless `options` says otherwise).
+pub async fn bench(options: assay_testkit::FakeModelOptions) -> Bench {
+    let models = FakeModelServer::start(options)
+        .await
+        .expect("fake model server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), &models).await;
+    let api = api(&server);
+    Bench {
+        models,
+        server,
+        api,
+        _dir: dir,
+    }
+}
+
 /// Starts `assay serve` on a free port with `env` added to its environment (the registry is
 /// whatever `env` configures; empty, it defaults to the installed local models).
 pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, String)]) -> Server {
