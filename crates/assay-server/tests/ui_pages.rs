@@ -158,12 +158,7 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     let file = server
         .upload_jsonl("d.jsonl", &[json!({"q": "2+2? [[answer:4]]", "a": "4"})])
         .await;
-    let suite = server
-        .create_suite(
-            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
-            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
-        )
-        .await;
+    let suite = qa_suite(&server, &file).await;
     let ours = server
         .run_to_end(&json!({"suite_id": suite, "models": ["fake"],
             "metadata": {"note": "<script>alert(1)</script><img src=x onerror=alert(2)>"}}))
@@ -262,6 +257,16 @@ async fn the_runs_page_shows_the_teams_runs_and_signing_out_needs_the_csrf_token
     assert_eq!(ui_get(&server, &other_session, "/ui/runs").await.0, 200);
 }
 
+/// A suite of one `qa` task `t` over `file`'s rows (`q` the prompt, `a` the target).
+async fn qa_suite(server: &TestServer, file: &str) -> String {
+    server
+        .create_suite(
+            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
+            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
+        )
+        .await
+}
+
 /// GETs `path` with a session cookie; returns the status and the body.
 async fn ui_get(server: &TestServer, session: &str, path: &str) -> (u16, String) {
     let r = browser()
@@ -317,12 +322,7 @@ async fn samples_pages_filter_show_every_part_of_a_sample_and_buttons_act_with_c
             ],
         )
         .await;
-    let suite = server
-        .create_suite(
-            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
-            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
-        )
-        .await;
+    let suite = qa_suite(&server, &file).await;
     let run = server
         .run_to_end(&json!({"suite_id": suite, "models": ["fake"]}))
         .await;
@@ -480,12 +480,7 @@ async fn samples_pages_filter_show_every_part_of_a_sample_and_buttons_act_with_c
             &[json!({"q": "wait [[latency_ms:30000]]", "a": "x"})],
         )
         .await;
-    let slow_suite = server
-        .create_suite(
-            json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": slow_file},
-            "prompt_template": "{{q}}", "target_template": "{{a}}"}]}),
-        )
-        .await;
+    let slow_suite = qa_suite(&server, &slow_file).await;
     let (_, slow) = server
         .post(
             "/api/v1/llm/evals/runs",
@@ -554,18 +549,14 @@ async fn the_compare_page_pairs_samples_and_lists_regressions_first() {
             })
             .collect()
     };
-    let suite_of = |file: String| {
-        json!({"tasks": [{"id": "t", "type": "qa", "dataset": {"file_id": file},
-            "prompt_template": "{{q}}", "target_template": "{{a}}"}]})
-    };
     let file_a = server
         .upload_jsonl("a.jsonl", &rows(["4", "4", "5", "5", "4"], None))
         .await;
     let file_b = server
         .upload_jsonl("b.jsonl", &rows(["4", "5", "4", "5", "4"], Some(4)))
         .await;
-    let suite_a = server.create_suite(suite_of(file_a)).await;
-    let suite_b = server.create_suite(suite_of(file_b)).await;
+    let suite_a = qa_suite(&server, &file_a).await;
+    let suite_b = qa_suite(&server, &file_b).await;
     let run_a = server
         .run_to_end(&json!({"suite_id": suite_a, "models": ["fake", "fake-responses"]}))
         .await;
