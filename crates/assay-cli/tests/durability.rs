@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use assay_testkit::{FakeModelOptions, FakeModelServer};
-use common::{api, assert_each_index_once, start};
+use common::{api, assert_each_index_once, peak_rss_kib, start};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,13 +84,73 @@ async fn sigkill_mid_run_then_restart_finishes_every_sample_exactly_once() {
     );
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_planning_then_restart_plans_every_row_exactly_once() {
+    const ROWS: i64 = 10_000;
+    const CONCURRENCY: u64 = 8;
+    let models = FakeModelServer::start(FakeModelOptions {
+        log_capacity: 16,
+        ..Default::default()
+    })
+    .await
+    .expect("fake models");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path(), &models).await;
+    let a = api(&server);
+    let suite = a.suite(ROWS as usize, "planning").await;
+    let run = a
+        .post(
+            "/api/v1/llm/evals/runs",
+            &json!({"suite_id": suite, "models": ["fake"], "generation_concurrency": CONCURRENCY}),
+        )
+        .await;
+    let run_id = run["id"].as_str().expect("run id").to_string();
+    // The run's size is counted from the file while planning goes on, and samples run as
+    // soon as planning commits its first batch: kill the server then.
+    a.wait(&run_id, |r| r["request_counts"]["total"] == ROWS)
+        .await;
+    models.wait_for_calls("planning 0 [[answer:0]]", 1).await;
+    server.child.kill().await.expect("SIGKILL");
+    server.child.wait().await.expect("killed");
+    // The database says planning was cut short.
+    let data_dir = dir.path();
+    let store = assay_store::Store::open(
+        &assay_store::DatabaseConfig::default().with_default_under(data_dir),
+        &assay_store::StorageConfig::default().with_default_under(data_dir),
+    )
+    .await
+    .expect("store");
+    let planned_at_kill = store.count_samples(&run_id).await.expect("count");
+    let record = store.run_record(&run_id).await.expect("run");
+    store.close().await;
+    eprintln!("{planned_at_kill} of {ROWS} samples planned at the kill");
+    assert!(
+        !record.planned && planned_at_kill < ROWS,
+        "planning finished before the server could be killed ({planned_at_kill} samples)"
+    );
+
+    let server = start(dir.path(), &models).await;
+    let a = api(&server);
+    let run = a
+        .wait(&run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        run["request_counts"],
+        json!({"total": ROWS, "completed": ROWS, "failed": 0})
+    );
+    assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0);
+    let samples = a.samples(&run_id).await;
+    assert_eq!(samples.len() as i64, ROWS);
+    assert_each_index_once(&samples, ROWS);
+    // Every row was called once, except at most the calls in flight at the kill.
+    let calls = models.requests().total;
+    assert!(
+        calls <= ROWS as u64 + CONCURRENCY,
+        "{calls} calls for {ROWS} rows"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

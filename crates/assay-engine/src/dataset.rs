@@ -65,35 +65,7 @@ pub async fn open_rows(
     {
         return hub.open(store, run_id, dataset, at).await;
     }
-    if dataset.effective_source() != Some(DatasetSource::File) {
-        return Err(PlanError::Unsupported(format!(
-            "{}: only uploaded-file datasets can be read",
-            at.describe()
-        )));
-    }
-    let file_id = dataset.file_id.clone().unwrap_or_default();
-    let file = match store.get_file(owner, &file_id).await {
-        Ok(f) => f,
-        Err(StoreError::NotFound) => {
-            return Err(at.file_problem(format!("file {file_id} no longer exists")))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let name = file.object.filename.clone();
-    let format = dataset
-        .format
-        .or_else(|| DatasetFormat::from_filename(&name))
-        .ok_or_else(|| {
-            at.file_problem(format!(
-                "cannot tell the format of {name} from its name; set the dataset's format"
-            ))
-        })?;
-    let bytes = store
-        .blobs()
-        .get_stream(&file.blob_key)
-        .await?
-        .map_err(std::io::Error::other);
-    let reader = StreamReader::new(bytes);
+    let (reader, format, name) = open_file(store, owner, dataset, at).await?;
     let limit = dataset.max_rows.map(|n| n as usize).unwrap_or(usize::MAX);
     let owned = OwnedRef {
         task_id: at.task_id.to_string(),
@@ -148,6 +120,96 @@ pub async fn open_rows(
         }
     };
     Ok(rows.take(limit).boxed())
+}
+
+/// Counts the rows an uploaded-file dataset yields (at most its `max_rows`) without parsing
+/// them: non-blank JSONL lines, or CSV records. `None` for a Hugging Face dataset, whose rows
+/// are only counted by reading them. Problems with the file are the planner's to report.
+pub async fn count_rows(
+    store: &Store,
+    owner: &Principal,
+    dataset: &Dataset,
+    at: DatasetRef<'_>,
+) -> Result<Option<usize>, PlanError> {
+    if dataset.effective_source() == Some(DatasetSource::Huggingface) {
+        return Ok(None);
+    }
+    let (reader, format, _) = open_file(store, owner, dataset, at).await?;
+    let limit = dataset.max_rows.map(|n| n as usize).unwrap_or(usize::MAX);
+    let mut count = 0;
+    match format {
+        DatasetFormat::Jsonl => {
+            let mut lines = reader.lines();
+            while count < limit {
+                match lines.next_line().await {
+                    Ok(Some(line)) if line.trim().is_empty() => {}
+                    Ok(Some(_)) => count += 1,
+                    Ok(None) => break,
+                    Err(e) => return Err(at.file_problem(format!("cannot be read: {e}"))),
+                }
+            }
+        }
+        DatasetFormat::Csv => {
+            let mut reader = csv_async::AsyncReaderBuilder::new()
+                .flexible(false)
+                .create_reader(reader);
+            let mut record = csv_async::ByteRecord::new();
+            while count < limit {
+                match reader.read_byte_record(&mut record).await {
+                    Ok(true) => count += 1,
+                    Ok(false) => break,
+                    Err(e) => return Err(at.file_problem(csv_problem(&e))),
+                }
+            }
+        }
+    }
+    Ok(Some(count))
+}
+
+/// An uploaded-file dataset opened for reading as `owner`: its bytes, its format (stated, or
+/// told by the file name) and the file name.
+async fn open_file(
+    store: &Store,
+    owner: &Principal,
+    dataset: &Dataset,
+    at: DatasetRef<'_>,
+) -> Result<
+    (
+        impl tokio::io::AsyncBufRead + Send + Unpin + 'static,
+        DatasetFormat,
+        String,
+    ),
+    PlanError,
+> {
+    if dataset.effective_source() != Some(DatasetSource::File) {
+        return Err(PlanError::Unsupported(format!(
+            "{}: only uploaded-file datasets can be read",
+            at.describe()
+        )));
+    }
+    let file_id = dataset.file_id.clone().unwrap_or_default();
+    let file = match store.get_file(owner, &file_id).await {
+        Ok(f) => f,
+        Err(StoreError::NotFound) => {
+            return Err(at.file_problem(format!("file {file_id} no longer exists")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let name = file.object.filename.clone();
+    let format = dataset
+        .format
+        .or_else(|| DatasetFormat::from_filename(&name))
+        .ok_or_else(|| {
+            at.file_problem(format!(
+                "cannot tell the format of {name} from its name; set the dataset's format"
+            ))
+        })?;
+    let bytes = store
+        .blobs()
+        .get_stream(&file.blob_key)
+        .await?
+        .map_err(std::io::Error::other);
+    Ok((StreamReader::new(bytes), format, name))
 }
 
 /// A [`DatasetRef`] the row stream can keep, with the file's name.

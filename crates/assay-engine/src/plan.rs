@@ -15,8 +15,9 @@ use futures::StreamExt;
 use rand::seq::index::sample as sample_indices;
 use rand::SeedableRng;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
-use crate::dataset::{open_rows, DatasetRef, HubFor, Row};
+use crate::dataset::{count_rows, open_rows, DatasetRef, HubFor, Row};
 use crate::embedding_task::{
     auxiliary_text_count, embedding_model_id, render_row as render_embedding_row, texts_per_row,
 };
@@ -26,8 +27,11 @@ use crate::PlanError;
 
 /// Most rows a few-shot pool may hold in memory.
 pub const FEWSHOT_POOL_MAX: usize = 100_000;
-/// Samples inserted per transaction while planning.
-const INSERT_BATCH: usize = 500;
+/// Samples in the first transaction of a run's planning, so its first model call waits for
+/// little; each later batch is twice the size, up to [`INSERT_BATCH`].
+const FIRST_BATCH: usize = 32;
+/// Most samples inserted per transaction while planning.
+const INSERT_BATCH: usize = 4096;
 /// Columns tried, in order, for the prompt when a task has no `prompt_template`.
 const PROMPT_COLUMNS: [&str; 4] = ["prompt", "input", "question", "text"];
 /// Columns tried, in order, for the target when a task has no `target_template`.
@@ -45,18 +49,26 @@ pub fn selected_tasks<'m>(manifest: &'m Manifest, task_ids: Option<&[String]>) -
     }
 }
 
-/// Persists every sample of the run and returns how many there are. Safe to repeat: samples
-/// that already exist are kept. Tasks with a Python preprocessor have their rows rewritten in
-/// `sandbox` before rendering (and a few-shot pool drawn from the task's own rows is drawn
-/// from the rewritten rows).
+/// Persists every sample of the run and returns how many there are. Safe to repeat: rows a
+/// previous attempt already planned are skipped (their samples are kept), so planning that was
+/// interrupted resumes where it stopped. Tasks with a Python preprocessor have their rows
+/// rewritten in `sandbox` before rendering (and a few-shot pool drawn from the task's own rows
+/// is drawn from the rewritten rows).
+///
+/// Samples are committed in batches that start small and grow, and `progress` (when given)
+/// counts the commits, so a sample stage can work on the first samples while the rest are
+/// still being planned.
 pub async fn plan(
     store: &Store,
     hub: &HubDatasets,
     sandbox: &Sandbox,
     run: &RunRecord,
     manifest: &Manifest,
+    progress: Option<&watch::Sender<u64>>,
 ) -> Result<i64, PlanError> {
     let tasks = selected_tasks(manifest, run.object.task_ids.as_deref());
+    let planned_rows = store.planned_rows(&run.object.id).await?;
+    let mut batch_size = FIRST_BATCH;
     let cap = run
         .settings
         .max_samples_per_task
@@ -104,18 +116,73 @@ pub async fn plan(
             Some(all) => TaskRows::from_rows(all),
             None => rows,
         };
-        let mut batch = Vec::with_capacity(INSERT_BATCH);
+        // Rows below this were planned by an earlier attempt. Embedding tasks are planned
+        // again in full (nothing runs until they are), which keeps their text budget exact.
+        let done = match rows_to_samples {
+            RowPlanner::Generated { .. } => planned_rows.get(&task.id).copied().unwrap_or(0),
+            RowPlanner::Embedding { .. } => 0,
+        };
+        let mut batch = Vec::new();
         for index in 0..cap {
             let Some(row) = rows.next().await else { break };
-            rows_to_samples.plan_row(row?, index, &mut batch)?;
-            if batch.len() >= INSERT_BATCH {
-                store.insert_samples(&run.object.id, &batch).await?;
-                batch.clear();
+            let row = row?;
+            if (index as i64) < done {
+                continue;
+            }
+            rows_to_samples.plan_row(row, index, &mut batch)?;
+            if batch.len() >= batch_size {
+                commit(store, run, &mut batch, progress).await?;
+                batch_size = (batch_size * 2).min(INSERT_BATCH);
             }
         }
-        store.insert_samples(&run.object.id, &batch).await?;
+        commit(store, run, &mut batch, progress).await?;
     }
     Ok(store.count_samples(&run.object.id).await?)
+}
+
+/// How many samples planning will persist, counted from the datasets without rendering
+/// anything; `None` when a task's rows can only be known by planning them (a preprocessor, a
+/// Hugging Face dataset, an `embedding` task).
+pub async fn expected_samples(
+    store: &Store,
+    run: &RunRecord,
+    manifest: &Manifest,
+) -> Result<Option<i64>, PlanError> {
+    let cap = run.settings.max_samples_per_task.map(|n| n as usize);
+    let mut total = 0i64;
+    for task in selected_tasks(manifest, run.object.task_ids.as_deref()) {
+        if task.preprocess.is_some() || task.task_type == TaskType::Embedding {
+            return Ok(None);
+        }
+        let own = DatasetRef {
+            task_id: &task.id,
+            field: "dataset",
+        };
+        let Some(rows) = count_rows(store, &run.owner, &task.dataset, own).await? else {
+            return Ok(None);
+        };
+        let rows = cap.map_or(rows, |cap| rows.min(cap));
+        total += (rows * run.object.models.len()) as i64;
+    }
+    Ok(Some(total))
+}
+
+/// Inserts a batch of planned samples and tells `progress` they are there.
+async fn commit(
+    store: &Store,
+    run: &RunRecord,
+    batch: &mut Vec<NewSample>,
+    progress: Option<&watch::Sender<u64>>,
+) -> Result<(), PlanError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    store.insert_samples(&run.object.id, batch).await?;
+    batch.clear();
+    if let Some(progress) = progress {
+        progress.send_modify(|commits| *commits += 1);
+    }
+    Ok(())
 }
 
 /// Turns one task's rows into samples: one per candidate model for generated tasks, one

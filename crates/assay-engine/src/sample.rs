@@ -18,7 +18,7 @@ use assay_store::{
     StoredSample,
 };
 use serde_json::{json, Map, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +29,7 @@ use crate::graded::{
     resolve_grader, GradeError, Grader, Grading, JUDGE_METRICS, SIMILARITY_METRICS,
 };
 use crate::hub_datasets::HubDatasets;
-use crate::plan::{plan, selected_tasks};
+use crate::plan::{expected_samples, plan, selected_tasks};
 use crate::python::{
     batch_result, grader_ctx, item_dict, sample_dict, scores_from, GraderRegistry, ModelBridge,
     TaskGrader,
@@ -63,6 +63,16 @@ pub struct Stages {
 pub struct PreparedRun {
     pub run: RunRecord,
     pub manifest: Manifest,
+}
+
+impl PreparedRun {
+    /// Whether the run covers an `embedding` task (scored as one corpus before the other
+    /// samples, by [`Stages::embed_tasks`]).
+    pub fn has_embedding_tasks(&self) -> bool {
+        selected_tasks(&self.manifest, self.run.object.task_ids.as_deref())
+            .iter()
+            .any(|t| t.task_type == TaskType::Embedding)
+    }
 }
 
 /// A client of the public Hub with no token (what [`Stages::new`] reads with until
@@ -114,32 +124,95 @@ impl Stages {
     ///
     /// The stages are public so that any executor composes them the same way: [`prepare`],
     /// then (unless the run was already finalizing) [`embed_tasks`], every sample through
-    /// [`run_sample`] and [`grade_batches`], then [`conclude`].
+    /// [`run_sample`] and [`grade_batches`], then [`conclude`]. Here planning and the sample
+    /// stage overlap: samples are run as soon as their batch of the plan is committed, so the
+    /// first model call does not wait for the whole dataset to be planned. (A run with an
+    /// `embedding` task is planned first: that task is scored as one corpus.)
     ///
     /// [`prepare`]: Stages::prepare
     /// [`embed_tasks`]: Stages::embed_tasks
     /// [`grade_batches`]: Stages::grade_batches
     /// [`conclude`]: Stages::conclude
     pub async fn execute(&self, run_id: &str, stop: &CancellationToken) -> Result<(), PlanError> {
-        let Some(prepared) = self.prepare(run_id).await? else {
+        let Some(prepared) = self.open(run_id).await? else {
             return Ok(());
         };
-        if prepared.run.object.status != RunStatus::Finalizing {
-            let context = self.sample_context(&prepared, stop);
-            self.embed_tasks(&prepared, &context).await?;
-            let settings = &prepared.run.settings;
-            let inflight =
-                (settings.generation_concurrency + settings.grader_concurrency).max(1) as usize;
-            self.run_samples(run_id, context.clone(), inflight).await?;
-            self.grade_batches(&prepared, &context).await?;
+        if prepared.run.object.status == RunStatus::Finalizing {
+            return self.conclude(&prepared, stop.is_cancelled()).await;
         }
+        let overlap = !prepared.run.planned && !prepared.has_embedding_tasks();
+        if !overlap && !self.plan_or_start(&prepared).await? {
+            return Ok(());
+        }
+        // Stopped by `stop`, or by planning that failed.
+        let samples_stop = stop.child_token();
+        let context = self.sample_context(&prepared, &samples_stop);
+        let inflight = inflight(&prepared.run);
+        if overlap {
+            self.store.mark_started(run_id).await?;
+            let (progress, committed) = watch::channel(0);
+            let planning = async {
+                let planned = tokio::select! {
+                    planned = self.plan_fully(&prepared, Some(&progress)) => planned,
+                    _ = samples_stop.cancelled() => Ok(false),
+                };
+                if !matches!(planned, Ok(true)) {
+                    samples_stop.cancel();
+                }
+                // Dropping the sender tells the sample stage that no more samples come.
+                drop(progress);
+                planned
+            };
+            let sampling = self.run_samples(run_id, &context, inflight, Some(committed));
+            let counting = self.count_samples(&prepared);
+            // An error on either side (storage, for another attempt) ends both.
+            let (planned, (), ()) = tokio::try_join!(planning, sampling, counting)?;
+            if !planned {
+                // Failed while planning (recorded on the run), or stopped.
+                return match stop.is_cancelled() {
+                    true => self.conclude(&prepared, true).await,
+                    false => Ok(()),
+                };
+            }
+        } else {
+            self.embed_tasks(&prepared, &context).await?;
+            self.run_samples(run_id, &context, inflight, None).await?;
+        }
+        self.grade_batches(&prepared, &context).await?;
         self.conclude(&prepared, stop.is_cancelled()).await
+    }
+
+    /// Counts the samples the run will have while it is being planned, so its
+    /// `request_counts.total` is right before planning ends. Best effort: a dataset problem is
+    /// planning's to report, and without a count the total follows planning.
+    async fn count_samples(&self, prepared: &PreparedRun) -> Result<(), PlanError> {
+        let run = &prepared.run;
+        match expected_samples(&self.store, run, &prepared.manifest).await {
+            Ok(Some(total)) => {
+                self.store.set_expected_total(&run.object.id, total).await?;
+            }
+            Ok(None) => {}
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                tracing::debug!(run_id = %run.object.id, error = %e, "could not count the run's samples")
+            }
+        }
+        Ok(())
     }
 
     /// Plans the run (first time) or marks it started again (resume). `None` when there is
     /// nothing left to do: the run is terminal, its cancel was recorded, or it failed here
     /// (an unreadable manifest or a planning error, stored on the run).
     pub async fn prepare(&self, run_id: &str) -> Result<Option<PreparedRun>, PlanError> {
+        let Some(prepared) = self.open(run_id).await? else {
+            return Ok(None);
+        };
+        Ok(self.plan_or_start(&prepared).await?.then_some(prepared))
+    }
+
+    /// The run with its manifest when it has work left. `None` when it is terminal, its
+    /// cancel was recorded here, or its manifest cannot be read (the run is failed).
+    async fn open(&self, run_id: &str) -> Result<Option<PreparedRun>, PlanError> {
         let run = self.store.run_record(run_id).await?;
         match run.object.status {
             RunStatus::Cancelling => {
@@ -149,28 +222,56 @@ impl Stages {
             s if s.is_terminal() => return Ok(None),
             _ => {}
         }
-        let manifest = match self.manifest_of(&run).await {
-            Ok(m) => m,
+        match self.manifest_of(&run).await {
+            Ok(manifest) => Ok(Some(PreparedRun { run, manifest })),
             Err(error @ PlanError::Manifest(_)) => {
                 self.store.fail_run(run_id, &error.to_json()).await?;
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) => return Err(e),
-        };
-        if !run.planned {
-            match plan(&self.store, &self.hub, &self.sandbox, &run, &manifest).await {
-                Ok(total) => self.store.mark_planned(run_id, total).await?,
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    tracing::info!(run_id, error = %e, "run failed while planning");
-                    self.store.fail_run(run_id, &e.to_json()).await?;
-                    return Ok(None);
-                }
-            }
-        } else {
-            self.store.mark_started(run_id).await?;
+            Err(e) => Err(e),
         }
-        Ok(Some(PreparedRun { run, manifest }))
+    }
+
+    /// Plans a run that is not planned yet, else marks it started again. False when planning
+    /// failed (recorded on the run).
+    async fn plan_or_start(&self, prepared: &PreparedRun) -> Result<bool, PlanError> {
+        if prepared.run.planned {
+            self.store.mark_started(&prepared.run.object.id).await?;
+            return Ok(true);
+        }
+        self.plan_fully(prepared, None).await
+    }
+
+    /// Plans the rest of the run and records it as planned; false when planning failed for
+    /// good (recorded on the run), an error when it may work on another attempt.
+    async fn plan_fully(
+        &self,
+        prepared: &PreparedRun,
+        progress: Option<&watch::Sender<u64>>,
+    ) -> Result<bool, PlanError> {
+        let run = &prepared.run;
+        let run_id = run.object.id.as_str();
+        let planned = plan(
+            &self.store,
+            &self.hub,
+            &self.sandbox,
+            run,
+            &prepared.manifest,
+            progress,
+        )
+        .await;
+        match planned {
+            Ok(total) => {
+                self.store.mark_planned(run_id, total).await?;
+                Ok(true)
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                tracing::info!(run_id, error = %e, "run failed while planning");
+                self.store.fail_run(run_id, &e.to_json()).await?;
+                Ok(false)
+            }
+        }
     }
 
     /// A run's record and manifest as they are, without planning or changing it (for an
@@ -300,12 +401,15 @@ impl Stages {
         }
     }
 
-    /// Drives every unfinished sample, at most `inflight` at a time.
+    /// Drives every unfinished sample, at most `inflight` at a time. With `committed`, the
+    /// run is still being planned: when the samples run out, it waits for the next committed
+    /// batch, and ends once the planner has dropped its sender and the last batch is read.
     async fn run_samples(
         &self,
         run_id: &str,
-        context: Arc<SampleContext>,
+        context: &Arc<SampleContext>,
         inflight: usize,
+        mut committed: Option<watch::Receiver<u64>>,
     ) -> Result<(), PlanError> {
         let slots = Arc::new(Semaphore::new(inflight));
         let mut tasks: JoinSet<Result<(), StoreError>> = JoinSet::new();
@@ -319,7 +423,19 @@ impl Stages {
                 })
                 .await?;
             if page.is_empty() {
-                break;
+                let Some(planning) = committed.as_mut() else {
+                    break;
+                };
+                tokio::select! {
+                    more = planning.changed() => {
+                        if more.is_err() {
+                            // Planning ended: read once more for its last batch.
+                            committed = None;
+                        }
+                    }
+                    _ = context.stop.cancelled() => break 'pages,
+                }
+                continue;
             }
             for sample in page {
                 after = sample.seq;
@@ -346,6 +462,13 @@ impl Stages {
         }
         Ok(())
     }
+}
+
+/// Samples of a run in flight at most: one per model call and one per grader call its
+/// concurrency settings allow.
+fn inflight(run: &RunRecord) -> usize {
+    let settings = &run.settings;
+    (settings.generation_concurrency.max(1) + settings.grader_concurrency.max(1)) as usize
 }
 
 fn flatten(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), PlanError> {

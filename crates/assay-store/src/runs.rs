@@ -15,6 +15,14 @@ use crate::sql::{
 };
 use crate::{Store, StoreError};
 
+/// `runs.planned`: planning has not finished, and `total` counts the samples inserted so far.
+pub(crate) const PLANNING: i64 = 0;
+/// `runs.planned`: every sample is persisted and `total` is their number.
+pub(crate) const PLANNED: i64 = 1;
+/// `runs.planned`: planning has not finished, but `total` is already the number of samples
+/// it will have persisted ([`Store::set_expected_total`]).
+pub(crate) const COUNTED: i64 = 2;
+
 /// A run about to be created.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -135,7 +143,7 @@ pub(crate) fn read_run(row: &AnyRow) -> Result<RunRecord, StoreError> {
             is_admin: false,
         },
         settings: json_col(row, "settings")?,
-        planned: row.try_get::<i64, _>("planned")? != 0,
+        planned: row.try_get::<i64, _>("planned")? == PLANNED,
         result_file_id: row.try_get("result_file_id")?,
         samples_file_id: row.try_get("samples_file_id")?,
         retried: row.try_get("retried")?,
@@ -544,13 +552,31 @@ impl Store {
         Ok(())
     }
 
+    /// Records how many samples the run will have once planned, counted before planning ends;
+    /// from then on the samples planning inserts no longer add to `total`. False when the run
+    /// was planned, or counted, already.
+    pub async fn set_expected_total(&self, id: &str, total: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET total = $1, planned = $2, updated_at = $3 WHERE id = $4 AND planned = $5",
+        )
+        .bind(total)
+        .bind(COUNTED)
+        .bind(now_unix())
+        .bind(id)
+        .bind(PLANNING)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records that the run's samples are persisted: `total` samples, now `in_progress`.
     pub async fn mark_planned(&self, id: &str, total: i64) -> Result<(), StoreError> {
         let now = now_unix();
         sqlx::query(
-            "UPDATE runs SET planned = 1, total = $1, updated_at = $2, started_at = COALESCE(started_at, $2), \
-             status = CASE WHEN status = 'queued' THEN 'in_progress' ELSE status END WHERE id = $3",
+            "UPDATE runs SET planned = $1, total = $2, updated_at = $3, started_at = COALESCE(started_at, $3), \
+             status = CASE WHEN status = 'queued' THEN 'in_progress' ELSE status END WHERE id = $4",
         )
+        .bind(PLANNED)
         .bind(total)
         .bind(now)
         .bind(id)

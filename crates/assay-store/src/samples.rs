@@ -13,6 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::sql::{into_page, opt_json_col, to_json, Sql};
 use crate::{StorageResource, Store, StoreError};
 
+/// Samples per INSERT statement while planning (7 parameters each, well within both
+/// backends' limits).
+const INSERT_ROWS: usize = 128;
+
 /// A sample about to be persisted by planning.
 #[derive(Debug, Clone)]
 pub struct NewSample {
@@ -134,38 +138,79 @@ pub(crate) fn read_sample(row: &AnyRow) -> Result<StoredSample, StoreError> {
 
 impl Store {
     /// Persists planned samples; samples that already exist (same run, task, model and index)
-    /// are left as they are, so planning can be repeated after a crash.
+    /// are left as they are, so planning can be repeated after a crash. While the run is being
+    /// planned and its size is not yet counted ([`Store::set_expected_total`]), its `total`
+    /// grows by the samples inserted, in the same transaction, so `request_counts.total`
+    /// follows planning exactly. Returns how many were inserted.
     pub async fn insert_samples(
         &self,
         run_id: &str,
         samples: &[NewSample],
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         if samples.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let now = now_unix();
         self.in_transaction(async |conn| {
-            for s in samples {
-                sqlx::query(
+            let mut inserted = 0;
+            for chunk in samples.chunks(INSERT_ROWS) {
+                let mut sql = Sql::new(
                     "INSERT INTO samples (id, run_id, task_id, model, sample_index, status, dataset_row, prompt, \
-                     target, scores, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, '{}', $9, $9) \
-                     ON CONFLICT (run_id, task_id, model, sample_index) DO NOTHING",
-                )
-                .bind(ids::new_id(ids::SAMPLE))
-                .bind(run_id)
-                .bind(&s.task_id)
-                .bind(&s.model)
-                .bind(s.sample_index)
-                .bind(to_json(&s.dataset_row))
-                .bind(&s.prompt)
-                .bind(&s.target)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
+                     target, scores, created_at, updated_at) VALUES ",
+                );
+                let run = sql.reserve();
+                let at = sql.reserve();
+                for (i, _) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    let [id, task, model, index, row, prompt, target] =
+                        std::array::from_fn::<String, 7, _>(|_| sql.reserve());
+                    sql.push(&format!(
+                        "({id}, {run}, {task}, {model}, {index}, 'queued', {row}, {prompt}, {target}, \
+                         '{{}}', {at}, {at})"
+                    ));
+                }
+                sql.push(" ON CONFLICT (run_id, task_id, model, sample_index) DO NOTHING");
+                let mut query = sqlx::query(&sql.text).bind(run_id).bind(now);
+                for s in chunk {
+                    query = query
+                        .bind(ids::new_id(ids::SAMPLE))
+                        .bind(&s.task_id)
+                        .bind(&s.model)
+                        .bind(s.sample_index)
+                        .bind(to_json(&s.dataset_row))
+                        .bind(&s.prompt)
+                        .bind(&s.target);
+                }
+                inserted += query.execute(&mut *conn).await?.rows_affected();
             }
-            Ok(())
+            if inserted > 0 {
+                sqlx::query("UPDATE runs SET total = total + $1 WHERE id = $2 AND planned = $3")
+                    .bind(inserted as i64)
+                    .bind(run_id)
+                    .bind(crate::runs::PLANNING)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(inserted)
         })
         .await
+    }
+
+    /// How many rows of each task of a run are planned: one past the highest sample index.
+    /// Planning commits whole rows (every model's sample of a row together) in index order,
+    /// so every row below this is planned.
+    pub async fn planned_rows(&self, run_id: &str) -> Result<HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_id, MAX(sample_index) AS last FROM samples WHERE run_id = $1 GROUP BY task_id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("task_id")?, r.try_get::<i64, _>("last")? + 1)))
+            .collect()
     }
 
     /// How many samples a run has.

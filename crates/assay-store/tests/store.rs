@@ -577,16 +577,27 @@ async fn runs_samples_and_group_commit() {
             Err(StoreError::NotFound)
         ));
 
-        // Planning twice keeps one sample per key.
-        store
+        // Planning twice keeps one sample per key; while planning, the total follows the
+        // samples inserted (and not the ones a repeat left alone).
+        let first = store
+            .insert_samples(&run.object.id, &new_samples(2))
+            .await
+            .unwrap();
+        assert_eq!(first, 4);
+        let r = store.run_record(&run.object.id).await.unwrap();
+        assert_eq!(r.object.request_counts.total, 4);
+        assert_eq!(
+            store.planned_rows(&run.object.id).await.unwrap(),
+            std::collections::HashMap::from([("t".to_string(), 2)])
+        );
+        let again = store
             .insert_samples(&run.object.id, &new_samples(3))
             .await
             .unwrap();
-        store
-            .insert_samples(&run.object.id, &new_samples(3))
-            .await
-            .unwrap();
+        assert_eq!(again, 2);
         assert_eq!(store.count_samples(&run.object.id).await.unwrap(), 6);
+        let r = store.run_record(&run.object.id).await.unwrap();
+        assert_eq!(r.object.request_counts.total, 6);
         store.mark_planned(&run.object.id, 6).await.unwrap();
         let r = store.run_record(&run.object.id).await.unwrap();
         assert_eq!(r.object.status, RunStatus::InProgress);
