@@ -163,7 +163,8 @@ impl Stages {
                 drop(progress);
                 planned
             };
-            let sampling = self.run_samples(run_id, &context, inflight, Some(committed));
+            let sampling =
+                self.run_samples(run_id, &context, inflight, SeqRange::ALL, Some(committed));
             let counting = self.count_samples(&prepared);
             // An error on either side (storage, for another attempt) ends both.
             let (planned, (), ()) = tokio::try_join!(planning, sampling, counting)?;
@@ -176,7 +177,8 @@ impl Stages {
             }
         } else {
             self.embed_tasks(&prepared, &context).await?;
-            self.run_samples(run_id, &context, inflight, None).await?;
+            self.run_samples(run_id, &context, inflight, SeqRange::ALL, None)
+                .await?;
         }
         self.grade_batches(&prepared, &context).await?;
         self.conclude(&prepared, stop.is_cancelled()).await
@@ -401,19 +403,36 @@ impl Stages {
         }
     }
 
-    /// Drives every unfinished sample, at most `inflight` at a time. With `committed`, the
-    /// run is still being planned: when the samples run out, it waits for the next committed
-    /// batch, and ends once the planner has dropped its sender and the last batch is read.
+    /// Runs the unfinished samples at positions `range`, for an executor that works through
+    /// a run's samples in batches. Samples finished already (by an earlier attempt at the same
+    /// batch) are skipped.
+    pub async fn run_range(
+        &self,
+        prepared: &PreparedRun,
+        stop: &CancellationToken,
+        range: SeqRange,
+    ) -> Result<(), PlanError> {
+        let context = self.sample_context(prepared, stop);
+        let inflight = inflight(&prepared.run);
+        self.run_samples(&prepared.run.object.id, &context, inflight, range, None)
+            .await
+    }
+
+    /// Drives every unfinished sample in `range`, at most `inflight` at a time. With
+    /// `committed`, the run is still being planned: when the samples run out, it waits for
+    /// the next committed batch, and ends once the planner has dropped its sender and the
+    /// last batch is read.
     async fn run_samples(
         &self,
         run_id: &str,
         context: &Arc<SampleContext>,
         inflight: usize,
+        range: SeqRange,
         mut committed: Option<watch::Receiver<u64>>,
     ) -> Result<(), PlanError> {
         let slots = Arc::new(Semaphore::new(inflight));
         let mut tasks: JoinSet<Result<(), StoreError>> = JoinSet::new();
-        let mut after = 0;
+        let mut after = range.after;
         'pages: loop {
             // Waits out a storage outage here rather than abandoning the samples in flight.
             let page = self
@@ -438,6 +457,9 @@ impl Stages {
                 continue;
             }
             for sample in page {
+                if sample.seq > range.through {
+                    break 'pages;
+                }
                 after = sample.seq;
                 let slot = tokio::select! {
                     slot = slots.clone().acquire_owned() => match slot {
@@ -462,6 +484,21 @@ impl Stages {
         }
         Ok(())
     }
+}
+
+/// Positions (`seq`) of a run's samples: those after `after`, up to and including `through`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    pub after: i64,
+    pub through: i64,
+}
+
+impl SeqRange {
+    /// Every sample of a run.
+    pub const ALL: SeqRange = SeqRange {
+        after: 0,
+        through: i64::MAX,
+    };
 }
 
 /// Samples of a run in flight at most: one per model call and one per grader call its

@@ -222,6 +222,31 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// The next `limit` unfinished samples of a run after position `after_seq`, as the
+    /// position of the last of them and how many there are (fewer at the end of the run);
+    /// `None` when none are left. What a batch of samples spans, without reading them.
+    pub async fn unfinished_span(
+        &self,
+        run_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM samples WHERE run_id = $1 \
+             AND seq > $2 AND status NOT IN ('completed', 'failed') ORDER BY seq LIMIT $3) AS span",
+        )
+        .bind(run_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some((row.try_get("last")?, n)))
+    }
+
     /// Up to `limit` samples of a run after position `after_seq`, in order; with `unfinished`
     /// only those not yet completed or failed.
     pub async fn sample_batch(

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assay_domain::api::RunStatus;
-use assay_engine::sample::{run_sample, PreparedRun, Stages};
+use assay_engine::sample::{PreparedRun, SeqRange, Stages};
 use assay_engine::{outage, PlanError};
 use assay_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -25,17 +25,28 @@ pub struct PrepareOutcome {
     pub proceed: bool,
     /// The run was already finalizing: skip the sample stage.
     pub finalizing: bool,
-    /// Sample activities in flight at most.
+    /// The run's generation concurrency (batches are sized by it).
     pub generation_concurrency: u32,
+    /// The run has `embedding` tasks to score before its other samples.
+    pub embedding_tasks: bool,
     /// Sample activities scheduled per workflow execution before continuing as new.
     pub max_sample_activities: Option<u32>,
 }
 
-/// One unfinished sample to run.
+/// A batch of a run's samples for one `run_batch` activity: those at positions after `after`,
+/// up to and including `through`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SampleRef {
-    pub seq: i64,
-    pub id: String,
+pub struct Batch {
+    pub run_id: String,
+    pub after: i64,
+    pub through: i64,
+}
+
+/// Where a batch ends, and how many unfinished samples it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchEnd {
+    pub through: i64,
+    pub count: u32,
 }
 
 /// The activities, over the stages of this worker process.
@@ -231,12 +242,14 @@ impl RunActivities {
                 proceed: false,
                 finalizing: false,
                 generation_concurrency: 1,
+                embedding_tasks: false,
                 max_sample_activities: None,
             },
             Some(p) => PrepareOutcome {
                 proceed: true,
                 finalizing: p.run.object.status == RunStatus::Finalizing,
                 generation_concurrency: p.run.settings.generation_concurrency.max(1) as u32,
+                embedding_tasks: p.has_embedding_tasks(),
                 max_sample_activities: p
                     .run
                     .settings
@@ -268,55 +281,50 @@ impl RunActivities {
             .await
     }
 
-    /// Up to `limit` unfinished samples after `after_seq`, in order.
+    /// Where the batch of the next `limit` unfinished samples after `after_seq` ends; `None`
+    /// when no sample is left.
     #[activity]
-    pub async fn next_samples(
+    pub async fn batch_end(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        input: (String, i64, i64),
-    ) -> Result<Vec<SampleRef>, ActivityError> {
+        input: (String, i64, u32),
+    ) -> Result<Option<BatchEnd>, ActivityError> {
         let (run_id, after_seq, limit) = input;
-        let page = self
+        let span = self
             .stages
             .store
-            .sample_batch(&run_id, after_seq, limit.clamp(1, 1000), true)
+            .unfinished_span(&run_id, after_seq, i64::from(limit.max(1)))
             .await
             .map_err(store_error)?;
-        Ok(page
-            .into_iter()
-            .map(|s| SampleRef {
-                seq: s.seq,
-                id: s.object.id,
-            })
-            .collect())
+        Ok(span.map(|(through, count)| BatchEnd {
+            through,
+            count: count as u32,
+        }))
     }
 
-    /// Takes one sample to `completed` or `failed` (a finished sample is left alone).
+    /// Takes a batch of samples (those at positions `after` < seq ≤ `through`) to `completed`
+    /// or `failed`, with the run's concurrency. Samples a previous attempt finished are
+    /// skipped, so a retried batch only does what is left; the activity heartbeats while it
+    /// works.
     #[activity]
-    pub async fn run_sample(
+    pub async fn run_batch(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: (String, String),
+        batch: Batch,
     ) -> Result<(), ActivityError> {
-        let (run_id, sample_id) = input;
-        let prepared = self.prepared(&run_id).await?;
-        let sample = match self.stages.store.sample_by_id(&run_id, &sample_id).await {
-            Ok(s) => s,
-            // Gone with its run (deleted): nothing to do.
-            Err(StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(store_error(e)),
+        let prepared = self.prepared(&batch.run_id).await?;
+        let range = SeqRange {
+            after: batch.after,
+            through: batch.through,
         };
         let stages = self.stages.clone();
         let outcome = self
-            .patiently(&ctx, &run_id, move |token| {
-                Box::pin(async move {
-                    let context = stages.sample_context(&prepared, &token);
-                    run_sample(&context, sample).await
-                })
+            .patiently(&ctx, &batch.run_id, move |token| {
+                Box::pin(async move { stages.run_range(&prepared, &token, range).await })
             })
             .await?;
         if let Err(e) = outcome {
-            return Err(self.stage_error(&run_id, PlanError::Store(e)).await);
+            return Err(self.stage_error(&batch.run_id, e).await);
         }
         if ctx.is_cancelled() {
             return Err(ActivityError::cancelled());

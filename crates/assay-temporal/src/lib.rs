@@ -5,13 +5,16 @@
 //!   sweeps for runs without one, so a crash between storing a run and starting its workflow
 //!   loses nothing) and cancels it on request.
 //! - [`RunWorkflow`] calls the engine's stages as activities ([`RunActivities`]): `prepare`
-//!   (plan), `embed_tasks`, `next_samples` / `run_sample` for every unfinished sample with at
-//!   most `generation_concurrency` in flight, `grade_batches` (aggregate Python graders) and
-//!   `conclude` (finalize, or record the cancel).
-//!   After scheduling `max_workflow_sample_activities` sample activities it continues as new
+//!   (plan), `embed_tasks` (when the run has embedding tasks), the unfinished samples in
+//!   `run_batch` activities — one at a time, each 32 rounds of the run's
+//!   `generation_concurrency`, the next batch's end found (`batch_end`) while it runs —,
+//!   `grade_batches` (aggregate Python graders) and `conclude` (finalize, or record the
+//!   cancel). One activity carries many samples, so Temporal schedules few.
+//!   After reserving `max_workflow_sample_activities` samples in batches it continues as new
 //!   with its cursor, so its history stays bounded however many samples the run has.
-//! - Activities are idempotent: a sample that is already finished is left alone, and a sample
-//!   write never changes a finished sample, so a replayed activity never double-writes.
+//! - Activities are idempotent: a batch that runs again skips the samples already finished,
+//!   and a sample write never changes a finished sample, so a replayed activity never
+//!   double-writes.
 //! - Schedules are Temporal Schedules ([`TemporalSchedules`]) whose action is a
 //!   [`ScheduleFireWorkflow`]: it creates the fire's run, starts its workflow and waits for the
 //!   run to end, so Temporal's overlap policy applies to the runs.
@@ -29,7 +32,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 
-pub use activities::{PrepareOutcome, RunActivities, SampleRef};
+pub use activities::{Batch, BatchEnd, PrepareOutcome, RunActivities};
 pub use dispatcher::TemporalDispatcher;
 pub use schedules::{
     describe_temporal_schedule, temporal_schedule_id, ScheduleActivities, ScheduleFire,

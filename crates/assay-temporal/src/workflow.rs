@@ -3,9 +3,6 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
@@ -13,13 +10,14 @@ use temporalio_sdk::{
     WorkflowContext, WorkflowResult,
 };
 
-use crate::activities::{RunActivities, SampleRef};
+use crate::activities::{Batch, BatchEnd, RunActivities};
 
-/// Sample activities one workflow execution schedules before continuing as new, when the run
-/// does not set `max_workflow_sample_activities`.
+/// Samples one workflow execution reserves in batch activities before continuing as new, when
+/// the run does not set `max_workflow_sample_activities`.
 pub const DEFAULT_MAX_SAMPLE_ACTIVITIES: u32 = 5_000;
-/// Unfinished samples fetched per `next_samples` call.
-const PAGE: u32 = 256;
+/// A batch's size in rounds of its lane's concurrency: long enough that scheduling the next
+/// batch costs little beside it, short enough that a retried batch repeats little.
+const ROUNDS_PER_BATCH: u32 = 32;
 
 /// The workflow's input, carried across continue-as-new.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,9 +27,9 @@ pub struct RunProgress {
     pub prepared: bool,
     /// Samples up to this position have been run.
     pub after_seq: i64,
-    /// Sample activities in flight at most.
+    /// The run's generation concurrency (batches are sized by it).
     pub concurrency: u32,
-    /// Sample activities per execution before continuing as new.
+    /// Samples reserved by batch activities per execution before continuing as new.
     pub max_sample_activities: u32,
     /// How many times the workflow has continued as new.
     pub continuations: u32,
@@ -103,71 +101,25 @@ impl RunWorkflow {
             if outcome.finalizing {
                 return conclude(ctx, &run_id, false).await;
             }
-            match ctx
-                .execute_activity(RunActivities::embed_tasks, run_id.clone(), long())
-                .await
-            {
-                Ok(()) => {}
-                Err(ActivityExecutionError::Cancelled(_)) => {
-                    return conclude(ctx, &run_id, true).await
+            if outcome.embedding_tasks {
+                match ctx
+                    .execute_activity(RunActivities::embed_tasks, run_id.clone(), long())
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(ActivityExecutionError::Cancelled(_)) => {
+                        return conclude(ctx, &run_id, true).await
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
         }
 
-        let mut scheduled: u32 = 0;
-        let mut in_flight: Vec<Pending<'_>> = Vec::new();
-        let mut cancelled = false;
-        'pages: loop {
-            if scheduled >= progress.max_sample_activities {
-                break;
-            }
-            let limit = PAGE.min(progress.max_sample_activities - scheduled);
-            let page: Vec<SampleRef> = ctx
-                .execute_activity(
-                    RunActivities::next_samples,
-                    (run_id.clone(), progress.after_seq, i64::from(limit)),
-                    quick(),
-                )
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            for sample in page {
-                while in_flight.len() >= progress.concurrency as usize {
-                    if let Some(Err(e)) = next_done(&mut in_flight).await {
-                        if matches!(e, ActivityExecutionError::Cancelled(_)) {
-                            cancelled = true;
-                            break 'pages;
-                        }
-                        return Err(e.into());
-                    }
-                }
-                if ctx.cancellation_token().is_cancelled() {
-                    cancelled = true;
-                    break 'pages;
-                }
-                in_flight.push(Box::pin(ctx.execute_activity(
-                    RunActivities::run_sample,
-                    (run_id.clone(), sample.id),
-                    long(),
-                )));
-                progress.after_seq = sample.seq;
-                scheduled += 1;
-            }
-        }
-        while let Some(done) = next_done(&mut in_flight).await {
-            match done {
-                Ok(()) => {}
-                Err(ActivityExecutionError::Cancelled(_)) => cancelled = true,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        drop(in_flight);
-        if cancelled || ctx.cancellation_token().is_cancelled() {
+        let batches = run_batches(ctx, &mut progress).await?;
+        if matches!(batches, Batches::Cancelled) || ctx.cancellation_token().is_cancelled() {
             return conclude(ctx, &run_id, true).await;
         }
-        if scheduled >= progress.max_sample_activities {
+        if matches!(batches, Batches::MoreLeft) {
             // History stays bounded: carry on in a fresh execution from the cursor.
             progress.continuations += 1;
             ctx.continue_as_new(progress, ContinueAsNewOptions::default())?;
@@ -184,26 +136,82 @@ impl RunWorkflow {
     }
 }
 
-/// A sample activity in flight.
-type Pending<'a> = Pin<Box<dyn Future<Output = Result<(), ActivityExecutionError>> + 'a>>;
+/// How the sample stage of one workflow execution ended.
+enum Batches {
+    /// Every unfinished sample has been run.
+    Done,
+    /// The execution reserved its share of samples and more are left.
+    MoreLeft,
+    /// The run is being cancelled.
+    Cancelled,
+}
 
-/// Waits for the first of `pending` to finish (the earliest scheduled when several are ready)
-/// and removes it; `None` when nothing is pending. Polls with the workflow's own waker in a
-/// fixed order, so replays see the same sequence.
-async fn next_done(pending: &mut Vec<Pending<'_>>) -> Option<Result<(), ActivityExecutionError>> {
-    if pending.is_empty() {
-        return None;
-    }
-    std::future::poll_fn(|cx| {
-        for i in 0..pending.len() {
-            if let Poll::Ready(out) = pending[i].as_mut().poll(cx) {
-                drop(pending.remove(i));
-                return Poll::Ready(Some(out));
-            }
+/// Runs the unfinished samples after `progress.after_seq` in batch activities, one at a time
+/// with the run's whole concurrency, `ROUNDS_PER_BATCH` rounds of it each, until none are
+/// left or this execution has reserved `max_sample_activities` samples. Where the next batch
+/// ends is found while the current one runs, so batches follow each other closely.
+async fn run_batches(
+    ctx: &WorkflowContext<RunWorkflow>,
+    progress: &mut RunProgress,
+) -> WorkflowResult<Batches> {
+    let run_id = progress.run_id.clone();
+    let size = ROUNDS_PER_BATCH.saturating_mul(progress.concurrency.max(1));
+    let mut reserved: u32 = 0;
+    let mut next = batch_end(
+        ctx,
+        &run_id,
+        progress.after_seq,
+        size.min(progress.max_sample_activities),
+    )
+    .await?;
+    loop {
+        let Some(end) = next else {
+            return Ok(Batches::Done);
+        };
+        if ctx.cancellation_token().is_cancelled() {
+            return Ok(Batches::Cancelled);
         }
-        Poll::Pending
-    })
-    .await
+        reserved = reserved.saturating_add(end.count);
+        let left = progress.max_sample_activities.saturating_sub(reserved);
+        let batch = Batch {
+            run_id: run_id.clone(),
+            after: progress.after_seq,
+            through: end.through,
+        };
+        let running = ctx.execute_activity(RunActivities::run_batch, batch, long());
+        // With nothing left to reserve, only whether more samples remain matters.
+        let following = batch_end(ctx, &run_id, end.through, size.min(left).max(1));
+        let (ran, following) = futures::join!(running, following);
+        match ran {
+            Ok(()) => {}
+            Err(ActivityExecutionError::Cancelled(_)) => return Ok(Batches::Cancelled),
+            Err(e) => return Err(e.into()),
+        }
+        progress.after_seq = end.through;
+        next = following?;
+        if left == 0 {
+            return Ok(match next {
+                Some(_) => Batches::MoreLeft,
+                None => Batches::Done,
+            });
+        }
+    }
+}
+
+/// Where the batch of the next `limit` unfinished samples after `after` ends.
+async fn batch_end(
+    ctx: &WorkflowContext<RunWorkflow>,
+    run_id: &str,
+    after: i64,
+    limit: u32,
+) -> WorkflowResult<Option<BatchEnd>> {
+    Ok(ctx
+        .execute_activity(
+            RunActivities::batch_end,
+            (run_id.to_string(), after, limit),
+            quick(),
+        )
+        .await?)
 }
 
 /// Finalizes the run, or after a cancel records it as cancelled. Runs even when the workflow
