@@ -609,19 +609,23 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         python.is_some_and(|g| g.config.effective_execution() == GraderExecution::Aggregate);
     let output = match sample.status {
         SampleStatus::Queued | SampleStatus::Generating | SampleStatus::Running => {
-            let Ok(_permit) = ctx.generation_permits.acquire().await else {
+            let Ok(permit) = ctx.generation_permits.acquire().await else {
                 return Ok(());
             };
             if ctx.stop.is_cancelled() {
                 return Ok(());
             }
+            // Shown while the call runs; nothing waits for it to be committed.
             ctx.writer
-                .send(SampleUpdate::Generating {
+                .post(SampleUpdate::Generating {
                     id: sample.id.clone(),
                 })
                 .await?;
             let started = SystemTime::now();
-            let result = match call_model(ctx, task, &sample).await {
+            let result = call_model(ctx, task, &sample).await;
+            // The permit bounds model calls only, not the writes that follow one.
+            drop(permit);
+            let result = match result {
                 Ok(result) => result,
                 Err(audio) => {
                     return ctx

@@ -643,4 +643,15 @@ impl SampleWriter {
             Err(_) => Err(StoreError::Write("the writer has stopped".into())),
         }
     }
+
+    /// Queues `update` without waiting for its commit, for a transition nothing waits on:
+    /// updates are committed in the order they are queued, so the sample's next update
+    /// (sent with [`SampleWriter::send`]) is committed after this one and reports a failure.
+    pub async fn post(&self, update: SampleUpdate) -> Result<(), StoreError> {
+        let (ack, _) = oneshot::channel();
+        self.tx
+            .send((update, ack))
+            .await
+            .map_err(|_| StoreError::Write("the writer has stopped".into()))
+    }
 }
