@@ -41,7 +41,10 @@ use crate::plan::selected_tasks;
 use crate::sample::metric_ids;
 use crate::PlanError;
 
-const PAGE: i64 = 500;
+/// Positions per span the samples artifact is read in.
+const SPAN: i64 = 500;
+/// Spans read at once.
+const SPANS_AHEAD: usize = 3;
 
 /// Aggregates, writes artifacts and completes the run; false when the run was no longer
 /// `finalizing` (a cancel request won the race).
@@ -383,33 +386,45 @@ async fn write_samples_artifact(
         return Ok((id, false));
     }
     let key = format!("files/{id}");
+    // The run's positions in spans, each read and written out as JSON lines in a task of its
+    // own, a few at a time (on as many cores), and gathered in order.
+    let spans: Vec<(i64, i64)> = match store.sample_positions(&run.object.id).await? {
+        None => Vec::new(),
+        Some((first, last)) => (first - 1..last)
+            .step_by(SPAN as usize)
+            .map(|after| (after, (after + SPAN).min(last)))
+            .collect(),
+    };
     let run_id = run.object.id.clone();
-    let pages =
-        futures::stream::unfold((store.clone(), 0i64, false), move |(store, after, done)| {
+    let pages = futures::stream::iter(spans)
+        .map(move |(after, through)| {
+            let store = store.clone();
             let run_id = run_id.clone();
-            let gathered = gathered.clone();
-            async move {
-                if done {
-                    return None;
+            tokio::spawn(async move {
+                let mut lines = store.sample_lines_between(&run_id, after, through).await?;
+                let samples = lines
+                    .lines()
+                    .map(|line| {
+                        serde_json::from_str::<SampleObject>(line).map_err(|e| {
+                            StoreError::Corrupt(format!("a sample of run {run_id}: {e}"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !lines.is_empty() {
+                    lines.push('\n');
                 }
-                match store.sample_batch(&run_id, after, PAGE, false).await {
-                    Err(e) => Some((Err(e), (store, after, true))),
-                    Ok(page) if page.is_empty() => None,
-                    Ok(page) => {
-                        let last = page.last().map(|s| s.seq).unwrap_or(after);
-                        let mut buf = Vec::new();
-                        let mut gathering = gathered.lock().unwrap_or_else(|e| e.into_inner());
-                        for s in &page {
-                            gathering.add(&s.object);
-                            // Serializing plain data cannot fail.
-                            if serde_json::to_writer(&mut buf, &s.object).is_ok() {
-                                buf.push(b'\n');
-                            }
-                        }
-                        Some((Ok(Bytes::from(buf)), (store, last, false)))
-                    }
-                }
+                Ok::<_, StoreError>((Bytes::from(lines), samples))
+            })
+        })
+        .buffered(SPANS_AHEAD)
+        .map(move |span| {
+            let (lines, samples) =
+                span.map_err(|e| StoreError::Write(format!("reading samples failed: {e}")))??;
+            let mut gathering = gathered.lock().unwrap_or_else(|e| e.into_inner());
+            for s in &samples {
+                gathering.add(s);
             }
+            Ok(lines)
         })
         .boxed();
     let put = store

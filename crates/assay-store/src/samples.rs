@@ -273,6 +273,110 @@ impl Store {
         rows.iter().map(read_sample).collect()
     }
 
+    /// The first and last position (`seq`) of a run's samples; `None` when it has none.
+    pub async fn sample_positions(&self, run_id: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(seq) AS first, MAX(seq) AS last FROM samples WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let first: Option<i64> = row.try_get("first")?;
+        let last: Option<i64> = row.try_get("last")?;
+        Ok(first.zip(last))
+    }
+
+    /// The samples of a run at positions after `after` up to and including `through`, in
+    /// order, as JSON lines of their API objects (reasoning included), built by the database
+    /// in one row: a run's whole samples artifact is read span by span without decoding each
+    /// sample's columns. Empty when the span holds none.
+    pub async fn sample_lines_between(
+        &self,
+        run_id: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<String, StoreError> {
+        /// How one backend spells the statement's parts.
+        struct Dialect {
+            object: &'static str,
+            as_text: &'static str,
+            json: fn(&str) -> String,
+            flag: &'static str,
+            lines: &'static str,
+            newline: &'static str,
+        }
+        let d = match self.backend() {
+            crate::Backend::Sqlite => Dialect {
+                object: "json_object",
+                as_text: "",
+                json: |c| format!("json({c})"),
+                flag: "json(CASE WHEN tokens_estimated != 0 THEN 'true' ELSE 'false' END)",
+                lines: "group_concat",
+                newline: "char(10)",
+            },
+            crate::Backend::Postgres => Dialect {
+                object: "json_build_object",
+                as_text: "::text",
+                json: |c| format!("{c}::json"),
+                flag: "(tokens_estimated != 0)",
+                lines: "string_agg",
+                newline: "chr(10)",
+            },
+        };
+        let json = d.json;
+        let flag = d.flag;
+        let fields = [
+            ("id", "id".to_string()),
+            ("object", "'eval.sample'".to_string()),
+            ("run_id", "run_id".to_string()),
+            ("task_id", "task_id".to_string()),
+            ("model", "model".to_string()),
+            ("sample_index", "sample_index".to_string()),
+            ("status", "status".to_string()),
+            ("dataset_row", json("dataset_row")),
+            ("prompt", "prompt".to_string()),
+            ("target", "target".to_string()),
+            ("response_id", "response_id".to_string()),
+            ("output_text", "output_text".to_string()),
+            ("reasoning", "reasoning".to_string()),
+            ("extracted_output", "extracted_output".to_string()),
+            ("scores", json("scores")),
+            ("judge", json("judge")),
+            ("error", json("error")),
+            ("cost_usd", "cost_usd".to_string()),
+            ("input_tokens", "input_tokens".to_string()),
+            ("output_tokens", "output_tokens".to_string()),
+            ("cached_tokens", "cached_tokens".to_string()),
+            ("reasoning_tokens", "reasoning_tokens".to_string()),
+            ("tokens_estimated", flag.to_string()),
+            ("phase_timings", json("phase_timings")),
+            ("created_at", "created_at".to_string()),
+            ("started_at", "started_at".to_string()),
+            ("completed_at", "completed_at".to_string()),
+        ];
+        let pairs: Vec<String> = fields
+            .iter()
+            .map(|(name, value)| format!("'{name}', {value}"))
+            .collect();
+        let row = sqlx::query(&format!(
+            "SELECT {}({}({}){}, {} ORDER BY seq) AS lines FROM samples \
+             WHERE run_id = $1 AND seq > $2 AND seq <= $3",
+            d.lines,
+            d.object,
+            pairs.join(", "),
+            d.as_text,
+            d.newline
+        ))
+        .bind(run_id)
+        .bind(after)
+        .bind(through)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row
+            .try_get::<Option<String>, _>("lines")?
+            .unwrap_or_default())
+    }
+
     /// Every sample of one task and model of a run, by sample index.
     pub async fn task_samples(
         &self,

@@ -671,6 +671,36 @@ async fn runs_samples_and_group_commit() {
             .unwrap()
             .is_empty());
 
+        // The artifact's lines, built by the database, are the samples' API objects.
+        let stored = store
+            .sample_batch(&run.object.id, 0, 100, false)
+            .await
+            .unwrap();
+        let (first, last) = store
+            .sample_positions(&run.object.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let lines = store
+            .sample_lines_between(&run.object.id, first - 1, last)
+            .await
+            .unwrap();
+        let from_lines: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let objects: Vec<serde_json::Value> = stored
+            .iter()
+            .map(|s| serde_json::to_value(&s.object).unwrap())
+            .collect();
+        assert_eq!(from_lines, objects);
+        assert_eq!(from_lines[0]["tokens_estimated"], json!(false));
+        assert!(store
+            .sample_lines_between(&run.object.id, last, last + 10)
+            .await
+            .unwrap()
+            .is_empty());
+
         let page = |limit| PageRequest { after: None, limit };
         let all = SampleFilter {
             include_dataset_row: true,
