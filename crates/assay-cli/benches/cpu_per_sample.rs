@@ -44,10 +44,7 @@ fn clock_ticks_per_second() -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rows: usize = std::env::var("ASSAY_BENCH_ROWS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20_000);
+    let rows = common::bench_rows(20_000);
     // Kept to the end: dropping it stops the server and the fake model.
     let bench = common::bench(FakeModelOptions {
         log_capacity: 16,

@@ -60,14 +60,7 @@ const SETTLE: Duration = Duration::from_millis(500);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rows: usize = match std::env::var("ASSAY_BENCH_ROWS") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .expect("ASSAY_BENCH_ROWS is a positive row count"),
-        Err(_) => DEFAULT_ROWS,
-    };
-    assert!(rows > 0, "ASSAY_BENCH_ROWS is a positive row count");
+    let rows = common::bench_rows(DEFAULT_ROWS);
     let work = tempfile::tempdir().expect("tempdir");
     let lmeval = LmEval {
         python: venv_python(),

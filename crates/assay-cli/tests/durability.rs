@@ -47,11 +47,7 @@ async fn sigkill_mid_run_then_restart_finishes_every_sample_exactly_once() {
 
     let server = start(dir.path(), &models).await;
     let a = api(&server);
-    let run = a
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(
         run["request_counts"],
@@ -131,11 +127,7 @@ async fn sigkill_while_planning_then_restart_plans_every_row_exactly_once() {
 
     let server = start(dir.path(), &models).await;
     let a = api(&server);
-    let run = a
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(
         run["request_counts"],

@@ -195,11 +195,7 @@ async fn finalize_resumes_when_space_returns(
     assert_eq!(waiting["error"]["resource"], "object_store", "{waiting}");
     assert_eq!(waiting["request_counts"]["completed"], 40, "{waiting}");
     std::fs::remove_file(filler).expect("free the space");
-    let run = a
-        .wait(run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["error"], Value::Null, "{run}");
     assert_eq!(run["metrics"]["by_task"]["n"]["exact_match"], 1.0, "{run}");
@@ -214,11 +210,7 @@ async fn finalize_resumes_when_space_returns(
 /// Checks that the run failed with `storage_error` after the outage outlasted the wait,
 /// keeping the samples finished before it.
 async fn fails_with_storage_error(a: &common::Api, run_id: &str) {
-    let run = a
-        .wait(run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(run_id).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error"]["type"], "storage_error", "{run}");
     let message = run["error"]["message"].as_str().unwrap_or_default();
@@ -485,11 +477,7 @@ async fn start_run(
 }
 
 async fn assert_completes_exactly(a: &common::Api, models: &FakeModelServer, run_id: &str) {
-    let run = a
-        .wait(run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["error"], Value::Null, "{run}");
     assert_eq!(
@@ -650,11 +638,7 @@ async fn unreachable_object_storage_holds_finalize_until_it_answers_again() {
         "{body}"
     );
     plug.set(true);
-    let run = a
-        .wait(&run_id, |r| {
-            r["status"] == "completed" || r["status"] == "failed"
-        })
-        .await;
+    let run = a.wait_finished(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["error"], Value::Null, "{run}");
     assert_eq!(

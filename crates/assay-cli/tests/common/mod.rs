@@ -204,12 +204,16 @@ impl Api {
         let started = std::time::Instant::now();
         let run = self.post("/api/v1/llm/evals/runs", body).await;
         let run_id = run["id"].as_str().expect("run id").to_string();
-        let run = self
-            .wait(&run_id, |r| {
-                r["status"] == "completed" || r["status"] == "failed"
-            })
-            .await;
+        let run = self.wait_finished(&run_id).await;
         (run, started.elapsed().as_secs_f64())
+    }
+
+    /// Waits until run `run_id` is `completed` or `failed`; returns it.
+    pub async fn wait_finished(&self, run_id: &str) -> Value {
+        self.wait(run_id, |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await
     }
 
     pub async fn wait(&self, run_id: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -273,4 +277,15 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM")
+}
+
+/// A benchmark's row count: `ASSAY_BENCH_ROWS` when set (a positive number), else `default`.
+pub fn bench_rows(default: usize) -> usize {
+    match std::env::var("ASSAY_BENCH_ROWS") {
+        Err(_) => default,
+        Ok(v) => match v.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("ASSAY_BENCH_ROWS is a positive row count, not {v:?}"),
+        },
+    }
 }
