@@ -609,7 +609,9 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
         python.is_some_and(|g| g.config.effective_execution() == GraderExecution::Aggregate);
     let output = match sample.status {
         SampleStatus::Queued | SampleStatus::Generating | SampleStatus::Running => {
-            let Ok(permit) = ctx.generation_permits.acquire().await else {
+            // Held until the call's result is committed, so a crash repeats at most
+            // `generation_concurrency` calls.
+            let Ok(_permit) = ctx.generation_permits.acquire().await else {
                 return Ok(());
             };
             if ctx.stop.is_cancelled() {
@@ -622,10 +624,7 @@ pub async fn run_sample(ctx: &SampleContext, sample: StoredSample) -> Result<(),
                 })
                 .await?;
             let started = SystemTime::now();
-            let result = call_model(ctx, task, &sample).await;
-            // The permit bounds model calls only, not the writes that follow one.
-            drop(permit);
-            let result = match result {
+            let result = match call_model(ctx, task, &sample).await {
                 Ok(result) => result,
                 Err(audio) => {
                     return ctx
