@@ -29,7 +29,6 @@ pub const MAX_METRICS: usize = 64;
 /// Collects a run's per-sample scores into columns, one [`ScoreColumns`] per model × task,
 /// keeping each task's declared mean metrics (every numeric key, up to [`MAX_METRICS`], for a
 /// Python grader that declares none).
-#[derive(Default)]
 pub struct ColumnsBuilder {
     model: Option<String>,
     /// Per task, the metrics kept; a task missing here keeps any, up to the cap.

@@ -24,7 +24,6 @@
 //! `samples.failed`; a token figure is `null` when no sample reported it.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use assay_domain::api::{FilePurpose, RunTokens, SampleObject};
 use assay_domain::manifest::{Aggregation, Manifest, Task};
@@ -61,18 +60,11 @@ pub async fn finalize(
     // One pass over the samples writes the samples artifact and gathers the aggregates and the
     // score columns comparisons read (a second pass only when the artifact was already written
     // by a finalization that did not finish).
-    let gathered = Arc::new(Mutex::new(Gathered {
+    let mut gathered = Gathered {
         aggregates: RunAggregates::for_tasks(tasks.values().copied()),
         columns: ColumnsBuilder::new(tasks.values().copied(), None),
-    }));
-    let (samples_file_id, streamed) = write_samples_artifact(store, run, gathered.clone()).await?;
-    let mut gathered = {
-        let mut shared = gathered.lock().unwrap_or_else(|e| e.into_inner());
-        Gathered {
-            aggregates: std::mem::take(&mut shared.aggregates),
-            columns: std::mem::take(&mut shared.columns),
-        }
     };
+    let (samples_file_id, streamed) = write_samples_artifact(store, run, &mut gathered).await?;
     if !streamed {
         scan_samples(store, run_id, |s| gathered.add(s)).await?;
     }
@@ -379,7 +371,7 @@ impl Gathered {
 async fn write_samples_artifact(
     store: &Store,
     run: &RunRecord,
-    gathered: Arc<Mutex<Gathered>>,
+    gathered: &mut Gathered,
 ) -> Result<(String, bool), PlanError> {
     let id = artifact_id(run, "samples");
     if existing(store, &run.owner, &id).await? {
@@ -420,13 +412,11 @@ async fn write_samples_artifact(
         .map(move |span| {
             let (lines, samples) =
                 span.map_err(|e| StoreError::Write(format!("reading samples failed: {e}")))??;
-            let mut gathering = gathered.lock().unwrap_or_else(|e| e.into_inner());
             for s in &samples {
-                gathering.add(s);
+                gathered.add(s);
             }
             Ok(lines)
-        })
-        .boxed();
+        });
     let put = store
         .blobs()
         .put_stream(&key, pages, u64::MAX)
