@@ -79,7 +79,7 @@ pub async fn open_rows(
                 let problem = |what: String| Some(Err(owned.line_problem(n as u64 + 1, what)));
                 let row = match line {
                     Err(e) => problem(format!("cannot be read: {e}")),
-                    Ok(line) if line.trim().is_empty() => None,
+                    Ok(line) if is_blank(&line) => None,
                     Ok(line) => match serde_json::from_str::<Value>(&line) {
                         Ok(Value::Object(row)) => Some(Ok(row)),
                         Ok(other) => problem(format!(
@@ -93,9 +93,7 @@ pub async fn open_rows(
             })
             .boxed(),
         DatasetFormat::Csv => {
-            let mut reader = csv_async::AsyncReaderBuilder::new()
-                .flexible(false)
-                .create_reader(reader);
+            let mut reader = csv_reader(reader);
             let headers = reader
                 .headers()
                 .await
@@ -142,7 +140,7 @@ pub async fn count_rows(
             let mut lines = reader.lines();
             while count < limit {
                 match lines.next_line().await {
-                    Ok(Some(line)) if line.trim().is_empty() => {}
+                    Ok(Some(line)) if is_blank(&line) => {}
                     Ok(Some(_)) => count += 1,
                     Ok(None) => break,
                     Err(e) => return Err(at.file_problem(format!("cannot be read: {e}"))),
@@ -150,9 +148,7 @@ pub async fn count_rows(
             }
         }
         DatasetFormat::Csv => {
-            let mut reader = csv_async::AsyncReaderBuilder::new()
-                .flexible(false)
-                .create_reader(reader);
+            let mut reader = csv_reader(reader);
             let mut record = csv_async::ByteRecord::new();
             while count < limit {
                 match reader.read_byte_record(&mut record).await {
@@ -210,6 +206,18 @@ async fn open_file(
         .await?
         .map_err(std::io::Error::other);
     Ok((StreamReader::new(bytes), format, name))
+}
+
+/// Whether a JSONL line is blank: such lines are skipped, not rows.
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// A CSV reader over `bytes` whose records must all have the header's fields.
+fn csv_reader<R: tokio::io::AsyncRead + Unpin + Send>(bytes: R) -> csv_async::AsyncReader<R> {
+    csv_async::AsyncReaderBuilder::new()
+        .flexible(false)
+        .create_reader(bytes)
 }
 
 /// A [`DatasetRef`] the row stream can keep, with the file's name.
