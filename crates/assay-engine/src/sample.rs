@@ -165,7 +165,7 @@ impl Stages {
             };
             let sampling =
                 self.run_samples(run_id, &context, inflight, SeqRange::ALL, Some(committed));
-            let counting = self.count_samples(&prepared);
+            let counting = self.count_expected_total(&prepared);
             // An error on either side (storage, for another attempt) ends both.
             let (planned, (), ()) = tokio::try_join!(planning, sampling, counting)?;
             if !planned {
@@ -187,7 +187,7 @@ impl Stages {
     /// Counts the samples the run will have while it is being planned, so its
     /// `request_counts.total` is right before planning ends. Best effort: a dataset problem is
     /// planning's to report, and without a count the total follows planning.
-    async fn count_samples(&self, prepared: &PreparedRun) -> Result<(), PlanError> {
+    async fn count_expected_total(&self, prepared: &PreparedRun) -> Result<(), PlanError> {
         let run = &prepared.run;
         match expected_samples(&self.store, run, &prepared.manifest).await {
             Ok(Some(total)) => {

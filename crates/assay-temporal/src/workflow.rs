@@ -15,7 +15,7 @@ use crate::activities::{Batch, BatchEnd, RunActivities};
 /// Samples one workflow execution reserves in batch activities before continuing as new, when
 /// the run does not set `max_workflow_sample_activities`.
 pub const DEFAULT_MAX_SAMPLE_ACTIVITIES: u32 = 5_000;
-/// A batch's size in rounds of its lane's concurrency: long enough that scheduling the next
+/// A batch's size in rounds of the run's concurrency: long enough that scheduling the next
 /// batch costs little beside it, short enough that a retried batch repeats little.
 const ROUNDS_PER_BATCH: u32 = 32;
 
